@@ -1,0 +1,1 @@
+"""The `robotwatch` command line."""

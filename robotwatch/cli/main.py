@@ -1,0 +1,17 @@
+"""Entry point of the `robotwatch` command: one sub-command per module of this package.
+
+Each command module imports its heavy dependencies (torch, aiokafka) inside the command,
+so `robotwatch --help` and `robotwatch simulate` start fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="robotwatch",
+    help="Watch industrial robot cells for anomalies with normalizing flows.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
