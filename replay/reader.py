@@ -144,7 +144,7 @@ class VorausFile:
                 time=chunk["time"],
                 action=chunk["action"],
                 active=chunk["active"],
-                signals=np.column_stack([chunk[s] for s in self.signals]),
+                signals=_stack([chunk[s] for s in self.signals], len(chunk["time"])),
                 signal_names=self.signals,
                 index=chunk[INDEX_NAME],
             )
@@ -194,6 +194,10 @@ class VorausFile:
             keep = chunk[INDEX_NAME] % divider == 0
             chunk = {k: v[keep] for k, v in chunk.items()}
         return chunk
+
+
+def _stack(columns: list[np.ndarray], n_rows: int) -> np.ndarray:
+    return np.column_stack(columns) if columns else np.empty((n_rows, 0))
 
 
 def read_cycles(

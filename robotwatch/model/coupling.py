@@ -1,0 +1,61 @@
+"""The invertible block of MTS-Flow: a two-sided affine coupling with 1-D conv subnets."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from robotwatch.model.clamp import soft_clamp
+
+
+class ConvSubnet(nn.Module):
+    """Conv1d(c_in -> hidden, k, dilation, 'same', replicate) -> ReLU -> Conv1d(hidden -> c_out, 1)."""
+
+    def __init__(self, c_in: int, hidden: int, c_out: int, kernel_size: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, hidden, kernel_size, dilation=dilation)
+        self.mix = nn.Conv1d(hidden, c_out, 1)
+        self.halo = dilation * (kernel_size - 1) // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(F.pad(x, (self.halo, self.halo), mode="replicate"))
+        return self.mix(torch.relu_(h))
+
+
+class AffineCoupling(nn.Module):
+    """GLOW-style coupling as in FrEIA and the official voraus-AD code.
+
+    The signals are split into halves (x1, x2); x2 is scaled and shifted by a subnet of
+    x1, then x1 by a subnet of the new x2. One subnet predicts scale and shift jointly.
+    """
+
+    def __init__(self, n_signals: int, hidden: int, kernel_size: int, dilation: int, clamp: float,
+                 clamp_form: str) -> None:
+        super().__init__()
+        self.split1 = n_signals // 2
+        self.split2 = n_signals - self.split1
+        self.clamp, self.clamp_form = clamp, clamp_form
+        self.subnet1 = ConvSubnet(self.split1, hidden, 2 * self.split2, kernel_size, dilation)
+        self.subnet2 = ConvSubnet(self.split2, hidden, 2 * self.split1, kernel_size, dilation)
+
+    def _scale_shift(self, subnet: ConvSubnet, u: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        out = subnet(u)
+        return soft_clamp(out[:, :n], self.clamp, self.clamp_form), out[:, n:]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns y and log|det J| per time step, shape (B, T)."""
+        x1, x2 = x[:, : self.split1], x[:, self.split1 :]
+        s2, t2 = self._scale_shift(self.subnet1, x1, self.split2)
+        y2 = torch.addcmul(t2, x2, torch.exp(s2))
+        s1, t1 = self._scale_shift(self.subnet2, y2, self.split1)
+        y1 = torch.addcmul(t1, x1, torch.exp(s1))
+        return torch.cat([y1, y2], 1), s1.sum(1) + s2.sum(1)
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        y1, y2 = y[:, : self.split1], y[:, self.split1 :]
+        s1, t1 = self._scale_shift(self.subnet2, y2, self.split1)
+        x1 = (y1 - t1) * torch.exp(-s1)
+        s2, t2 = self._scale_shift(self.subnet1, x1, self.split2)
+        x2 = (y2 - t2) * torch.exp(-s2)
+        return torch.cat([x1, x2], 1)
