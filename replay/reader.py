@@ -8,6 +8,7 @@ longest cycle, never with the file.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -164,7 +165,7 @@ class VorausFile:
                 # Where the sample id changes inside this batch (plus its two ends).
                 cuts = np.flatnonzero(samples[1:] != samples[:-1]) + 1
                 bounds = [0, *cuts.tolist(), len(samples)]
-                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                for lo, hi in itertools.pairwise(bounds):
                     sample = int(samples[lo])
                     piece = {k: v[lo:hi] for k, v in arrays.items()}
                     if sample != current:

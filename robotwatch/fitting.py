@@ -73,7 +73,7 @@ def fit_model(
     started = time.perf_counter()
     raw = _training_cycles(path, options.signals, options.rate_hz)
     order = np.random.default_rng(settings.seed).permutation(len(raw))
-    n_cal = int(round(options.calibration_fraction * len(raw))) if len(raw) > 1 else 0
+    n_cal = round(options.calibration_fraction * len(raw)) if len(raw) > 1 else 0
     n_cal = min(n_cal, len(raw) - 1)
     cal = [raw[i] for i in order[:n_cal]]
     train = [raw[i] for i in order[n_cal:]]
