@@ -1,15 +1,16 @@
 """Stream a voraus-AD parquet file cycle by cycle with bounded memory.
 
-The public files were written by fastparquet as one single row group, so reading by
-row group would load the whole 12 GB table. We read record batches of the projected
-columns through a buffered stream instead: memory grows with the batch size and the
-longest cycle, never with the file.
+Files with row groups of moderate size (those our writer makes) are read as record
+batches of the projected columns. The public files were written by fastparquet as one
+single row group, which no row-wise read can decode piecemeal; those are read column by
+column through a spill to disk (replay.spill). Either way memory grows with the batch
+size and the longest cycle, never with the file.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -30,6 +31,7 @@ from replay.schema import (
     SIGNALS,
     TRAIN_SETTING,
 )
+from replay.spill import ROW, row_group_bytes, spilled_batches
 
 Part = Literal["all", "train", "test"]
 
@@ -60,9 +62,18 @@ class VorausFile:
     and the index are always read.
     """
 
-    def __init__(self, path: str | PathLike[str], signals: Sequence[str] = SIGNALS) -> None:
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        signals: Sequence[str] = SIGNALS,
+        *,
+        memory_budget: int = 256 * 2**20,
+        spill_dir: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.signals = tuple(signals)
+        self.memory_budget = memory_budget
+        self.spill_dir = spill_dir
         try:
             self._file = pq.ParquetFile(self.path, buffer_size=1 << 20, pre_buffer=False)
         except (OSError, pa.ArrowException) as exc:
@@ -98,7 +109,7 @@ class VorausFile:
     def cycle_infos(self, batch_rows: int = 262_144) -> list[CycleInfo]:
         """One entry per cycle from the per-cycle meta columns only (cheap even for 500 Hz)."""
         infos: list[CycleInfo] = []
-        for chunk in self._chunks(list(CYCLE_CONSTANT_COLUMNS), batch_rows, divider=1):
+        for chunk in self._chunks(list(CYCLE_CONSTANT_COLUMNS), batch_rows, divider=1, part="all"):
             infos.append(
                 CycleInfo(
                     sample=int(chunk["sample"][0]),
@@ -127,7 +138,7 @@ class VorausFile:
         if divider < 1:
             raise ValueError(f"divider must be >= 1, got {divider}")
         columns = [*META_COLUMNS, *self.signals]
-        for chunk in self._chunks(columns, batch_rows, divider):
+        for chunk in self._chunks(columns, batch_rows, divider, part):
             if len(chunk["time"]) == 0:  # shorter than the divider: nothing left to read
                 continue
             setting = int(chunk["setting"][0])
@@ -150,7 +161,33 @@ class VorausFile:
                 index=chunk[INDEX_NAME],
             )
 
-    def _chunks(self, columns: list[str], batch_rows: int, divider: int) -> Iterator[dict[str, np.ndarray]]:
+    def _batches(self, columns: list[str], batch_rows: int, divider: int, part: Part) -> Iterator[dict[str, np.ndarray]]:
+        """Column batches in file order, each with the original row numbers under `ROW`.
+
+        Row groups that fit the memory budget are streamed directly; larger ones (the
+        public files are one row group) go through a column-wise spill to disk.
+        """
+        if row_group_bytes(self._file, columns) <= self.memory_budget:
+            row = 0
+            for batch in self._file.iter_batches(batch_size=batch_rows, columns=columns, use_threads=False):
+                arrays = {name: batch.column(name).to_numpy(zero_copy_only=False) for name in columns}
+                arrays[ROW] = np.arange(row, row + batch.num_rows)
+                row += batch.num_rows
+                yield arrays
+            return
+
+        def keep_rows(read: Callable[[str], np.ndarray]) -> np.ndarray:
+            mask = read(INDEX_NAME) % divider == 0
+            if part != "all":
+                in_train = read("setting") == TRAIN_SETTING
+                mask &= in_train if part == "train" else ~in_train
+            return mask
+
+        yield from spilled_batches(self._file, columns, keep_rows, batch_rows, self.spill_dir)
+
+    def _chunks(
+        self, columns: list[str], batch_rows: int, divider: int, part: Part
+    ) -> Iterator[dict[str, np.ndarray]]:
         """Yield the columns of one cycle at a time, checking that cycles are contiguous."""
         columns = [INDEX_NAME, *columns] if INDEX_NAME not in columns else columns
         pending: list[dict[str, np.ndarray]] = []
@@ -158,29 +195,27 @@ class VorausFile:
         seen: set[int] = set()
         row = 0
         try:
-            batches = self._file.iter_batches(batch_size=batch_rows, columns=columns, use_threads=False)
-            for batch in batches:
-                arrays = {name: batch.column(name).to_numpy(zero_copy_only=False) for name in columns}
+            for arrays in self._batches(columns, batch_rows, divider, part):
                 samples = arrays["sample"]
+                row = int(arrays[ROW][0]) if len(samples) else row
                 # Where the sample id changes inside this batch (plus its two ends).
                 cuts = np.flatnonzero(samples[1:] != samples[:-1]) + 1
                 bounds = [0, *cuts.tolist(), len(samples)]
                 for lo, hi in itertools.pairwise(bounds):
                     sample = int(samples[lo])
-                    piece = {k: v[lo:hi] for k, v in arrays.items()}
+                    piece = {k: v[lo:hi] for k, v in arrays.items() if k != ROW}
                     if sample != current:
                         if current is not None:
                             yield self._finish(pending, current, divider)
                         if sample in seen:
                             raise VorausFormatError(
                                 self.path,
-                                f"cycle {sample} is not contiguous: its rows continue at row {row + lo} "
-                                f"after other cycles",
+                                f"cycle {sample} is not contiguous: its rows continue at row "
+                                f"{int(arrays[ROW][lo])} after other cycles",
                             )
                         seen.add(sample)
                         current, pending = sample, []
                     pending.append(piece)
-                row += len(samples)
         except (OSError, pa.ArrowException) as exc:
             raise VorausFormatError(self.path, f"cannot be read near row {row} ({exc})") from exc
         if current is not None:

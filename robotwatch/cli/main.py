@@ -15,3 +15,12 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def main() -> None:
+    """Watch industrial robot cells for anomalies with normalizing flows."""
+
+from robotwatch.cli.train import train  # noqa: E402
+
+app.command()(train)

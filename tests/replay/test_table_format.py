@@ -155,3 +155,22 @@ def test_an_arrow_table_with_an_unknown_type_is_refused(excerpt: Path, tmp_path:
     pq.write_table(table, bad)
     with pytest.raises(VorausFormatError, match=r"column 'time' has type string, expected float64"):
         VorausFile(bad)
+
+
+@pytest.mark.parametrize(("part", "divider"), [("all", 1), ("train", 1), ("test", 5)])
+def test_spilled_reading_of_huge_row_groups_gives_the_same_cycles(excerpt: Path, part: str, divider: int) -> None:
+    """A zero memory budget forces the column-wise spill used for the public single-row-group files."""
+    direct = list(VorausFile(excerpt).cycles(part, divider=divider))  # type: ignore[arg-type]
+    spilled = list(VorausFile(excerpt, memory_budget=0).cycles(part, divider=divider, batch_rows=33))  # type: ignore[arg-type]
+    assert [c.sample for c in spilled] == [c.sample for c in direct]
+    for a, b in zip(spilled, direct, strict=True):
+        for name in ("signals", "time", "action", "active", "index"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+            assert getattr(a, name).dtype == getattr(b, name).dtype
+        assert (a.sample, a.anomaly, a.category, a.setting) == (b.sample, b.anomaly, b.category, b.setting)
+
+
+def test_spilled_reading_still_names_non_contiguous_cycles(excerpt: Path, tmp_path: Path) -> None:
+    bad = _rewrite(excerpt, tmp_path, lambda df: pd.concat([df.iloc[:50], df.iloc[100:200], df.iloc[50:100]]))
+    with pytest.raises(VorausFormatError, match=r"cycle 12 is not contiguous: .* row 150"):
+        list(VorausFile(bad, memory_budget=0).cycles())
