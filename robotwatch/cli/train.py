@@ -43,9 +43,16 @@ def train(
 
 def run_training(data: Path, out: Path, *, epochs: int, batch_size: int, rate: float, signals: str, seed: int,
                  device: str, learning_rate: float, kernel_size: int = 13, dilation: int = 2,
-                 calibration_fraction: float = 0.1, target_fpr: float = 0.01):  # noqa: ANN201
+                 calibration_fraction: float = 0.1, target_fpr: float = 0.01):
     """Train with a rich progress bar and save; shared by `train`, `evaluate --runs` and `replay`."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from replay.schema import signal_group
     from robotwatch.artifact import save_model
