@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from replay.schema import ANOMALY_CATEGORIES, TRAIN_SETTING, Category
@@ -87,7 +86,7 @@ def scores_by_category(results: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.
     """
     check_results(results)
     anomaly = results["anomaly"].astype(bool).to_numpy()
-    ranks = rankdata(results["score"].to_numpy(dtype=float))
+    ranks = results["score"].astype(float).rank(method="average").to_numpy()
     normal = ranks[~anomaly]
     if len(normal) == 0:
         raise ValueError("results contain no normal test cycles (anomaly == False); "

@@ -14,17 +14,21 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from replay.schema import ANOMALY_CATEGORIES, Action
 from robotwatch.evaluation.metrics import check_results, roc_inputs, scores_by_category
-from robotwatch.localization import Event
+
+if TYPE_CHECKING:  # only for annotations: importing it at run time would pull in torch
+    from robotwatch.localization import Event
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -96,6 +100,7 @@ def score_histogram(results: pd.DataFrame, path: Path, threshold: float | None =
         ax.axvline(threshold, color="black", ls="--", lw=1.2, label=f"threshold {threshold:.4g}")
     ax.set_xlabel("anomaly score (higher = more anomalous)")
     ax.set_ylabel("test cycles")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"{method} scores of the test cycles".strip())
     ax.legend(fontsize=8)
     return _save(fig, path)
@@ -176,10 +181,11 @@ def cycle_figure(view: CycleView, path: Path) -> Path:
     top.plot(np.arange(len(view.reference)) / rate, view.reference, color="0.45", lw=1.2, label=reference_label)
     top.plot(np.arange(len(view.signal)) / rate, view.signal, color="tab:red", lw=1.2, label="this cycle")
     top.set_ylabel(f"{view.signal_name}\n(normalized)")
-    top.legend(fontsize=8, loc="upper right")
+    top.legend(fontsize=8, loc="best")
     mid.plot(np.arange(len(view.profile)) / rate, view.profile, color="tab:purple", lw=1.2,
              label="smoothed |∂score/∂input|, L1 over signals")
     mid.set_ylabel("input gradient")
+    mid.margins(y=0.15)  # room for the event labels above the peaks
     if view.truth_s is not None:
         start, end = view.truth_s
         for ax in (top, mid):
@@ -191,12 +197,13 @@ def cycle_figure(view: CycleView, path: Path) -> Path:
     for i, event in enumerate(sorted(view.events, key=lambda e: -e.strength)):
         for ax in (top, mid):
             ax.axvline(event.time_s, color="black", ls="--", lw=1.0)
+        # the label sits on the profile at the event, where the legend (placed "best") keeps clear
+        height = float(view.profile[min(event.step, len(view.profile) - 1)]) if len(view.profile) else 0.0
         label = f"{event.strength:.1f}×" + (f" {event.action}" if event.action else "")
-        mid.annotate(label, (event.time_s, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                     textcoords="offset points", fontsize=8)
+        mid.annotate(label, (event.time_s, height), xytext=(4, 4), textcoords="offset points", fontsize=8)
         if i == 0:
             mid.plot([], [], color="black", ls="--", lw=1.0, label="found events (strength over normal)")
-    mid.legend(fontsize=8, loc="upper left")
+    mid.legend(fontsize=8, loc="best")
     if actions is not None:
         band = axes[2]
         cmap = colormaps["tab20"]
