@@ -1,0 +1,1 @@
+"""Training, threshold calibration and batch prediction, the same for every method."""

@@ -1,0 +1,142 @@
+"""Small composable invertible blocks, in the manner of FrEIA.
+
+Every block maps a *list* of tensors to a list of tensors of the same shapes: DifferNet and
+the AST teacher pass one tensor, CS-Flow passes its three scales at once so that one coupling
+subnetwork can see all of them. Channels are dim 1; everything after it (nothing for feature
+vectors, (H, W) for feature maps) is "position". Each block returns its log-determinant per
+tensor and position, shape (B, *positions), so that a loss can weight positions (the AST
+foreground mask) before summing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+Tensors = list[Tensor]
+# A coupling subnetwork: given the input channels and the output channels for each tensor,
+# a module mapping a list of tensors to a list of tensors.
+SubnetFactory = Callable[[list[int], list[int]], nn.Module]
+
+
+def soft_clamp(s: Tensor, alpha: float) -> Tensor:
+    """(2α/π)·atan(s/α): the log-scale stays in (-α, α), so exp never explodes (thesis eq. 4.6)."""
+    return (2 * alpha / math.pi) * torch.atan(s / alpha)
+
+
+class ChannelPermutation(nn.Module):
+    """A fixed random permutation of the channels of each tensor (log-determinant 0).
+
+    The permutations are buffers, so a saved model reproduces them without relying on a
+    random generator staying the same across versions.
+    """
+
+    def __init__(self, channels: Sequence[int], seed: int) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        for i, c in enumerate(channels):
+            perm = torch.randperm(c, generator=generator)
+            self.register_buffer(f"perm{i}", perm)
+            self.register_buffer(f"inv{i}", torch.argsort(perm))
+        self.n = len(channels)
+
+    def forward(self, xs: Tensors, cond: Tensor | None = None) -> tuple[Tensors, Tensors]:
+        ys = [x[:, getattr(self, f"perm{i}")] for i, x in enumerate(xs)]
+        return ys, [x.new_zeros(x.shape[:1] + x.shape[2:]) for x in xs]
+
+    def inverse(self, zs: Tensors, cond: Tensor | None = None) -> Tensors:
+        return [z[:, getattr(self, f"inv{i}")] for i, z in enumerate(zs)]
+
+
+class AffineCoupling(nn.Module):
+    """A Glow-style affine coupling block that transforms both halves (thesis §2.3, §4.2).
+
+    Each tensor is split in two along the channels, x = (a, b). First the b's predict scale
+    and shift of the a's, then the transformed a's predict those of the b's:
+
+        a' = a · exp(clamp(s1(b))) + t1(b),    b' = b · exp(clamp(s2(a'))) + t2(a')
+
+    with the soft clamp of parameter α. An optional condition (the AST positional encoding)
+    is concatenated to the subnetworks' inputs and is not transformed.
+    """
+
+    def __init__(
+        self, channels: Sequence[int], subnet: SubnetFactory, alpha: float = 3.0, cond_channels: int = 0
+    ) -> None:
+        super().__init__()
+        self.split = [c // 2 for c in channels]
+        rest = [c - h for c, h in zip(channels, self.split, strict=True)]
+        self.alpha = alpha
+        self.net1 = subnet([r + cond_channels for r in rest], [2 * h for h in self.split])
+        self.net2 = subnet([h + cond_channels for h in self.split], [2 * r for r in rest])
+
+    def _scale_shift(
+        self, net: nn.Module, sources: Tensors, cond: Tensor | None
+    ) -> list[tuple[Tensor, Tensor]]:
+        inputs = sources if cond is None else [torch.cat([s, cond], dim=1) for s in sources]
+        out = []
+        for params in net(inputs):
+            s, t = params.chunk(2, dim=1)
+            out.append((soft_clamp(s, self.alpha), t))
+        return out
+
+    def _halves(self, xs: Tensors) -> tuple[Tensors, Tensors]:
+        a = [x[:, :h] for x, h in zip(xs, self.split, strict=True)]
+        b = [x[:, h:] for x, h in zip(xs, self.split, strict=True)]
+        return a, b
+
+    def forward(self, xs: Tensors, cond: Tensor | None = None) -> tuple[Tensors, Tensors]:
+        a, b = self._halves(xs)
+        st1 = self._scale_shift(self.net1, b, cond)
+        a = [x * torch.exp(s) + t for x, (s, t) in zip(a, st1, strict=True)]
+        st2 = self._scale_shift(self.net2, a, cond)
+        b = [x * torch.exp(s) + t for x, (s, t) in zip(b, st2, strict=True)]
+        logdet = [s1.sum(1) + s2.sum(1) for (s1, _), (s2, _) in zip(st1, st2, strict=True)]
+        return [torch.cat(pair, dim=1) for pair in zip(a, b, strict=True)], logdet
+
+    def inverse(self, zs: Tensors, cond: Tensor | None = None) -> Tensors:
+        a, b = self._halves(zs)
+        st2 = self._scale_shift(self.net2, a, cond)
+        b = [(y - t) * torch.exp(-s) for y, (s, t) in zip(b, st2, strict=True)]
+        st1 = self._scale_shift(self.net1, b, cond)
+        a = [(y - t) * torch.exp(-s) for y, (s, t) in zip(a, st1, strict=True)]
+        return [torch.cat(pair, dim=1) for pair in zip(a, b, strict=True)]
+
+
+class Flow(nn.Module):
+    """A chain of invertible blocks; returns z and the summed log-determinant per tensor."""
+
+    def __init__(self, blocks: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, xs: Tensors, cond: Tensor | None = None) -> tuple[Tensors, Tensors]:
+        logdet: Tensors | None = None
+        for block in self.blocks:
+            xs, ld = block(xs, cond)
+            logdet = ld if logdet is None else [acc + d for acc, d in zip(logdet, ld, strict=True)]
+        assert logdet is not None, "a flow needs at least one block"
+        return xs, logdet
+
+    def inverse(self, zs: Tensors, cond: Tensor | None = None) -> Tensors:
+        for block in reversed(self.blocks):
+            zs = block.inverse(zs, cond)
+        return zs
+
+
+def glow_flow(
+    channels: Sequence[int],
+    n_blocks: int,
+    subnet: Callable[[int], SubnetFactory],
+    alpha: float,
+    cond_channels: int = 0,
+) -> Flow:
+    """[permutation → coupling] × n_blocks, block k built with the subnet factory `subnet(k)`."""
+    blocks: list[nn.Module] = []
+    for k in range(n_blocks):
+        blocks.append(ChannelPermutation(channels, seed=k))
+        blocks.append(AffineCoupling(channels, subnet(k), alpha=alpha, cond_channels=cond_channels))
+    return Flow(blocks)
