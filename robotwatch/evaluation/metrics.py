@@ -180,6 +180,7 @@ def localization_summary(results: pd.DataFrame) -> LocalizationResult:
     Cycles with ground truth but no predicted event are counted, not silently dropped, so
     that a method that localizes few cycles cannot look precise.
     """
+    check_results(results)
     errors = localization_errors(results)
     anomaly = results["anomaly"].astype(bool)
     has_truth = results["truth_start_s"].notna() & anomaly

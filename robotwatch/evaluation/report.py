@@ -10,6 +10,7 @@ Figures are drawn on matplotlib's Agg canvas directly, without pyplot's global s
 from __future__ import annotations
 
 import html
+import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from rich.console import Console
+from rich.table import Table
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from replay.schema import ANOMALY_CATEGORIES, Action
@@ -231,9 +234,13 @@ def write_report(
     methods: Mapping[str, pd.DataFrame],
     thresholds: Mapping[str, float] | None = None,
     cycles: Sequence[CycleView] = (),
+    tables: Sequence[Table] = (),
     title: str = "robotwatch evaluation",
 ) -> Path:
-    """Write all figures into `out_dir` and an index.html linking them; returns the index path."""
+    """Write all figures into `out_dir` and an index.html linking them; returns the index path.
+
+    `tables` (e.g. auroc_table, localization_table) are shown above the figures as rendered text.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     thresholds = thresholds or {}
@@ -248,12 +255,13 @@ def write_report(
         entries.append((png.name, f"{method}: scores of normal and anomalous test cycles{note}."))
     for view in cycles:
         png = cycle_figure(view, out_dir / f"cycle_{view.sample}.png")
-        truth = "" if view.truth_s is None else " Shaded: the ground-truth event."
-        entries.append((png.name, f"Sample {view.sample} ({view.category}): {view.signal_name}, the top signal "
-                                  f"of the strongest event, against the nearest normal training cycle; below, "
-                                  f"the input-gradient profile with the found events.{truth}"))
+        why = ", the top signal of the strongest event," if view.signal_name == top_signal(view.events) else ""
+        truth = "" if view.truth_s is None else " Orange: the ground-truth event."
+        entries.append((png.name, f"Sample {view.sample} ({view.category}): {view.signal_name}{why} against the "
+                                  f"nearest normal training cycle; below, the input-gradient profile with the "
+                                  f"found events (dashed).{truth}"))
     index = out_dir / "index.html"
-    index.write_text(_html(title, entries), encoding="utf-8")
+    index.write_text(_html(title, [_table_html(t) for t in tables], entries), encoding="utf-8")
     return index
 
 
@@ -261,7 +269,13 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_") or "method"
 
 
-def _html(title: str, entries: Sequence[tuple[str, str]]) -> str:
+def _table_html(table: Table) -> str:
+    console = Console(record=True, width=160, file=io.StringIO())
+    console.print(table)
+    return console.export_html(inline_styles=True, code_format="<pre class=\"table\">{code}</pre>")
+
+
+def _html(title: str, tables: Sequence[str], entries: Sequence[tuple[str, str]]) -> str:
     figures = "\n".join(
         f'<figure><a href="{html.escape(src)}"><img src="{html.escape(src)}" alt="{html.escape(caption)}"></a>'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
@@ -272,6 +286,6 @@ def _html(title: str, entries: Sequence[tuple[str, str]]) -> str:
         f"<title>{html.escape(title)}</title>\n"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
         "img{max-width:100%;border:1px solid #ddd}figure{margin:0 0 2.5em}"
-        "figcaption{color:#333;margin-top:.4em}</style></head>\n"
-        f"<body>\n<h1>{html.escape(title)}</h1>\n{figures}\n</body>\n</html>\n"
+        "figcaption{color:#333;margin-top:.4em}pre.table{font-size:13px;line-height:1.25}</style></head>\n"
+        f"<body>\n<h1>{html.escape(title)}</h1>\n{''.join(tables)}\n{figures}\n</body>\n</html>\n"
     )

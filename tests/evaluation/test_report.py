@@ -11,6 +11,7 @@ import pytest
 from matplotlib.image import imread
 
 from replay.schema import Category, Variant
+from robotwatch.evaluation import aggregate_runs, auroc_table, category_aurocs
 from robotwatch.evaluation.report import CycleView, cycle_figure, top_signal, typical_examples, write_report
 from robotwatch.localization import Event
 
@@ -61,7 +62,9 @@ def assert_png(path: Path) -> None:
 def test_report_writes_valid_pictures_and_an_index(tmp_path: Path) -> None:
     methods = {"MTS-Flow": results(3.0, 0), "1-NN": results(1.0, 1)}
     cycles = [view(40, (1.2, 1.4), actions=True), view(41, (0.8, 0.8), actions=False), view(42, None, True)]
-    index = write_report(tmp_path / "report", methods, thresholds={"MTS-Flow": 1.5}, cycles=cycles)
+    summaries = {name: aggregate_runs([category_aurocs(table)]) for name, table in methods.items()}
+    index = write_report(tmp_path / "report", methods, thresholds={"MTS-Flow": 1.5}, cycles=cycles,
+                         tables=[auroc_table(summaries)])
 
     pngs = sorted(p.name for p in (tmp_path / "report").glob("*.png"))
     assert pngs == ["cycle_40.png", "cycle_41.png", "cycle_42.png", "roc_per_category.png",
@@ -73,6 +76,9 @@ def test_report_writes_valid_pictures_and_an_index(tmp_path: Path) -> None:
     assert sorted(linked) == pngs
     assert page.count("<figcaption>") == len(pngs)
     assert "threshold 1.5" in page and "motor_torque_3" in page and "ground-truth event" in page
+    table = page[page.index('<pre class="table">'): page.index("</pre>")]
+    assert "INVALID_POSITION" in table and "mean" in table
+    assert f"{100 * summaries['MTS-Flow'].mean:.1f}" in table
 
 
 def test_cycle_figure_alone(tmp_path: Path) -> None:
