@@ -1,4 +1,9 @@
-"""Evaluation as in the voraus-AD protocol: AUROC per category, baselines, tables and report pictures."""
+"""Evaluation as in the voraus-AD protocol: AUROC per category, baselines, tables and report pictures.
+
+The baselines (robotwatch.evaluation.baselines, torch) and the report
+(robotwatch.evaluation.report, matplotlib) are imported from their own modules, so that
+computing and printing metrics stays light.
+"""
 
 from robotwatch.evaluation.metrics import (
     AurocResult,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from robotwatch.evaluation.baselines.base import Baseline
@@ -9,7 +10,7 @@ from robotwatch.evaluation.baselines.cae import ConvAutoencoder
 from robotwatch.evaluation.baselines.nn import NearestNeighbor
 from robotwatch.evaluation.baselines.pca import PCAReconstruction
 
-BASELINES: dict[str, type[NearestNeighbor] | type[PCAReconstruction] | type[ConvAutoencoder]] = {
+BASELINES: dict[str, Callable[..., Baseline]] = {
     NearestNeighbor.name: NearestNeighbor,
     PCAReconstruction.name: PCAReconstruction,
     ConvAutoencoder.name: ConvAutoencoder,
