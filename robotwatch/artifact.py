@@ -38,6 +38,9 @@ class TrainingInfo(BaseModel):
     data: str
     n_train_cycles: int
     n_calibration_cycles: int
+    calibration_samples: list[int] = Field(
+        default_factory=list, description="PRE_A cycles held out of training to set the threshold"
+    )
     epochs: int
     batch_size: int
     learning_rate: float

@@ -48,16 +48,18 @@ def threshold_for(scores: np.ndarray, target_fpr: float) -> float:
     return float(ordered[len(ordered) - 1 - allowed])
 
 
-def _training_cycles(path: Path, signals: Sequence[str], rate_hz: float) -> list[np.ndarray]:
-    cycles = []
+def training_cycles(path: Path, signals: Sequence[str], rate_hz: float) -> tuple[list[int], list[np.ndarray]]:
+    """Sample ids and float32 signals of the file's PRE_A cycles; NaN/inf is an error here."""
+    samples, cycles = [], []
     for cycle in iter_cycles(path, signals, rate_hz, part="train"):
         problem = check_finite(cycle, path)
         if problem:
             raise DataError(f"{problem}; training needs clean normal cycles")
+        samples.append(cycle.sample)
         cycles.append(cycle.signals.astype(np.float32))
     if not cycles:
         raise DataError(f"{path}: no training cycles (setting 72, PRE_A) in the file")
-    return cycles
+    return samples, cycles
 
 
 def fit_model(
@@ -71,7 +73,7 @@ def fit_model(
     progress = progress or FitProgress()
     path = Path(path)
     started = time.perf_counter()
-    raw = _training_cycles(path, options.signals, options.rate_hz)
+    samples, raw = training_cycles(path, options.signals, options.rate_hz)
     order = np.random.default_rng(settings.seed).permutation(len(raw))
     n_cal = round(options.calibration_fraction * len(raw)) if len(raw) > 1 else 0
     n_cal = min(n_cal, len(raw) - 1)
@@ -110,6 +112,7 @@ def fit_model(
             data=path.name,
             n_train_cycles=len(train),
             n_calibration_cycles=len(cal),
+            calibration_samples=sorted(samples[i] for i in order[:n_cal]),
             epochs=settings.epochs,
             batch_size=settings.batch_size,
             learning_rate=settings.learning_rate,

@@ -24,3 +24,11 @@ def main() -> None:
 from robotwatch.cli.train import train  # noqa: E402
 
 app.command()(train)
+
+from robotwatch.cli.vision import app as vision_app  # noqa: E402
+
+app.add_typer(vision_app, name="vision")
+
+from robotwatch.cli.evaluate import evaluate  # noqa: E402
+
+app.command()(evaluate)
