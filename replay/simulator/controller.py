@@ -25,7 +25,7 @@ import numpy as np
 
 from replay.simulator.plant import Plant
 
-SWEEPS = 3
+SWEEPS = 2
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ def collision(
     coarse: np.ndarray,
     qd: np.ndarray,
     moving: np.ndarray,
+    first: int,
     dt: float,
     spec: Collision,
     rng: np.random.Generator,
@@ -40,14 +41,14 @@ def collision(
     It starts at a random time, while the robot stands with probability `spec.standing`
     (a hanging object swinging into it) and else while it moves; a moving arm is pushed
     against its direction of travel, a standing arm from a random horizontal side.
-    `frames` are at steps `coarse`; `qd` and `moving` at every step.
+    `frames` are at steps `coarse`; `qd` and `moving` at every step; no earlier than `first`.
     """
     n = len(qd)
     length = max(1, round(spec.duration / dt))
     standing = rng.random() < spec.standing
-    candidates = np.flatnonzero((~moving if standing else moving)[: max(1, n - length)])
+    candidates = np.flatnonzero((~moving if standing else moving)[first : max(first + 1, n - length)]) + first
     if len(candidates) == 0:
-        candidates = np.arange(max(1, n - length))
+        candidates = np.arange(first, max(first + 1, n - length))
     start = int(rng.choice(candidates))
     point = body_point(frames, spec.link, np.array(spec.point))
     jv = lerp(point_jacobian(frames, spec.link, point)[0], np.arange(n), coarse)

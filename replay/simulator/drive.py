@@ -1,9 +1,11 @@
 """The motor of each axis: currents, voltages and powers of a permanent-magnet servo.
 
-Amplitude-invariant dq quantities (the convention of servo drives): torque = 1.5 p psi iq
-= kt iq, back-EMF on the q axis = p psi w = (2/3) kt w, electrical power = 1.5 (ud id + uq iq).
-Everything is expressed on the link side, as the table does: torque constant times gear
-ratio, link speed. A commutation error (the drive's rotor angle is off by delta) makes the
+Currents are amplitude-invariant dq quantities (torque = 1.5 p psi iq = kt iq), voltages
+are logged on the power-invariant scale (sqrt(3/2) times the amplitude), so that the
+electrical power is sqrt(3/2) (ud id + uq iq): the real excerpt shows exactly this ratio of
+power_motor_el to motor_voltage * motor_iq (1.20-1.23). Back-EMF on the q axis is
+p psi w = (2/3) kt w in amplitude terms. Everything is expressed on the link side, as
+the table does: torque constant times gear ratio, link speed. A commutation error (the drive's rotor angle is off by delta) makes the
 drive put its current vector delta away from the q axis: only cos(delta) of it forms
 torque, the rest flows as d current, and the drive must raise its current to hold the arm.
 """
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from replay.simulator.profile import CellProfile
+
+SCALE = np.sqrt(1.5)  # power-invariant over amplitude-invariant dq scale
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,10 @@ def electrical(
     iq, id_ = current * np.cos(commutation), current * np.sin(commutation)
     electric_speed = np.array(d.pole_pairs) * np.array(d.gear_ratio) * speed
     diq, did = np.gradient(iq, dt, axis=0), np.gradient(id_, dt, axis=0)
+    # amplitude-invariant voltages first, then on the logged (power-invariant) scale
     uq = resistance * iq + inductance * diq + (2 / 3) * kt * speed + electric_speed * inductance * id_
     ud = resistance * id_ + inductance * did - electric_speed * inductance * iq
+    uq, ud = SCALE * uq, SCALE * ud
 
     shape = command.shape
     sigma_q = noise.current * noise_scale
@@ -63,6 +69,6 @@ def electrical(
         # the drive's own torque estimate: its q current (in its wrong frame) times kt
         motor_torque=kt * (iq_m * cos + id_m * sin),
         voltage=uq_m,
-        power=1.5 * (uq_m * iq_m + ud_m * id_m),
-        true_power=1.5 * (uq * iq + ud * id_),
+        power=SCALE * (uq_m * iq_m + ud_m * id_m),
+        true_power=SCALE * (uq * iq + ud * id_),
     )

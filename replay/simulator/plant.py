@@ -120,7 +120,9 @@ def build_plant(
     external = np.zeros_like(q)
     if scenario.collision is not None:
         moving = np.linalg.norm(qd, axis=1) > 1e-6
-        torque, event = disturbances.collision(frames, coarse, qd, moving, dt, scenario.collision, rng)
+        torque, event = disturbances.collision(
+            frames, coarse, qd, moving, program.lead_in, dt, scenario.collision, rng
+        )
         external += torque
     if scenario.cable:
         external += lerp(disturbances.cable(frames, qd[coarse], profile.anomalies.cable), fine, coarse)
@@ -145,7 +147,8 @@ def build_plant(
         computed_inertia=np.diagonal(model.mass_matrix, axis1=1, axis2=2).copy(),
         bias=true.bias,
         mass_matrix=true.mass_matrix,
-        inverse_inertia=np.linalg.inv(true.mass_matrix + np.diag(rotor)),
+        # smooth as well: inverted every few steps (payload ramps last several of them)
+        inverse_inertia=lerp(np.linalg.inv(true.mass_matrix[coarse] + np.diag(rotor)), fine, coarse),
         external=external,
         coulomb=coulomb,
         vacuum=valve,

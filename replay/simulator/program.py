@@ -31,13 +31,14 @@ class Program:
     starts: np.ndarray  # (15,) first step of every action
     vacuum_on: int  # step at which the valve opens (start of VOID_4)
     vacuum_off: int  # step at which the valve closes (start of VOID_7)
+    lead_in: int  # steps before the cycle: the end of the previous cycle, not in the table
 
     @property
     def n_steps(self) -> int:
         return len(self.q)
 
     def span(self, action: Action) -> tuple[int, int]:
-        """First and one-past-last step of an action."""
+        """First and one-past-last step of an action (counted from the start of the lead-in)."""
         end = self.starts[action + 1] if action + 1 < len(self.starts) else self.n_steps
         return int(self.starts[action]), int(end)
 
@@ -66,98 +67,103 @@ def _wrap(angle: np.ndarray | float) -> np.ndarray:
     return (np.asarray(angle) + np.pi) % (2 * np.pi) - np.pi
 
 
-@dataclass(frozen=True)
-class Waypoints:
-    scan: np.ndarray
-    over_pick: np.ndarray
-    pick_position: np.ndarray
-    over_place: np.ndarray
-    place_position: np.ndarray
+Targets = tuple[np.ndarray, np.ndarray, np.ndarray]  # q, qd, qdd, each (T, 6)
 
 
-def waypoints(profile: CellProfile, arm: Arm, can_offset: np.ndarray, yaw_offset: float = 0.0) -> Waypoints:
-    """The joint waypoints for a can whose top is `can_offset` (x, y) from the nominal spot."""
-    cell = profile.cell
-    tcp = np.array(profile.tool.tcp)
-    up = np.array([0.0, 0.0, cell.approach_height])
-    pick = np.array(cell.can_position) + np.array([can_offset[0], can_offset[1], 0.0])
-    place = np.array(cell.place_position)
-    scan = np.array(cell.scan_joints)
-    seed = np.array(cell.seed_joints)
-    return Waypoints(
-        scan=scan,
-        over_pick=reach(arm, tcp, pick + up, cell.tool_yaw + yaw_offset, seed),
-        pick_position=pick,
-        over_place=reach(arm, tcp, place + up, cell.tool_yaw, seed),
-        place_position=place,
-    )
+class Cell:
+    """The taught program of one cell; plans the commanded motion of any of its cycles.
 
+    What every cycle shares (the scan pose, the way down to the place position and back)
+    is planned once; what varies (where the can stands, the standing times) per cycle.
+    """
 
-def build_program(profile: CellProfile, arm: Arm, points: Waypoints, dwell_s: np.ndarray) -> Program:
-    """Sample the whole cycle on the controller clock; `dwell_s` are the 8 standing times."""
-    dt = 1.0 / profile.controller.rate_hz
-    m = profile.motion
-    tcp = np.array(profile.tool.tcp)
-    vmax, amax, jmax = np.array(m.joint_velocity), np.array(m.joint_acceleration), np.array(m.joint_jerk)
-    pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    starts: list[int] = []
-    here = points.over_place
-    step = 0
+    def __init__(self, profile: CellProfile, arm: Arm) -> None:
+        self.arm = arm
+        self.dt = 1.0 / profile.controller.rate_hz
+        self.tcp = np.array(profile.tool.tcp)
+        self.motion = profile.motion
+        cell = profile.cell
+        self.yaw = cell.tool_yaw
+        self.seed = np.array(cell.seed_joints)
+        self.scan = np.array(cell.scan_joints)
+        self.up = np.array([0.0, 0.0, cell.approach_height])
+        self.can_position = np.array(cell.can_position)
+        place = np.array(cell.place_position)
+        self.over_place = reach(arm, self.tcp, place + self.up, self.yaw, self.seed)
+        self.place_down = self._lin(self.over_place, place)
 
-    def add(q: np.ndarray, qd: np.ndarray, qdd: np.ndarray) -> None:
-        nonlocal step, here
-        starts.append(step)
-        pieces.append((q, qd, qdd))
-        step += len(q)
-        here = q[-1]
-
-    def stand(seconds: float) -> None:
-        n = max(1, round(seconds / dt))
-        add(np.repeat(here[None], n, axis=0), np.zeros((n, 6)), np.zeros((n, 6)))
-
-    def ptp(goal: np.ndarray) -> None:
-        profile_ = ptp_profile(here, goal, vmax, amax, jmax).on_grid(dt)
-        add(*ptp_targets(here, goal, profile_, _grid(profile_.duration, dt)))
-
-    def lin_down_up(goal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The straight move down to `goal`; the way back up is its exact time reverse."""
-        tip = body_point(forward(arm, here[None]), 6, tcp)[0]
+    def _lin(self, start: np.ndarray, goal: np.ndarray) -> Targets:
+        """Straight tool move from joint pose `start` to position `goal`, on the step grid."""
+        m = self.motion
+        tip = body_point(forward(self.arm, start[None]), 6, self.tcp)[0]
         length = float(np.linalg.norm(goal - tip))
-        profile_ = double_s(Limits(m.lin_velocity / length, m.lin_acceleration / length, m.lin_jerk / length))
-        profile_ = profile_.on_grid(dt)
-        q, qd, qdd = lin_targets(arm, tcp, here, goal, profile_, _grid(profile_.duration, dt))
-        add(q, qd, qdd)
-        return q[::-1], -qd[::-1], qdd[::-1]
+        shape = double_s(Limits(m.lin_velocity / length, m.lin_acceleration / length, m.lin_jerk / length))
+        shape = shape.on_grid(self.dt)
+        return lin_targets(self.arm, self.tcp, start, goal, shape, _grid(shape.duration, self.dt))
 
-    stand(dwell_s[0])
-    ptp(points.scan)
-    stand(dwell_s[1])
-    ptp(points.over_pick)
-    stand(dwell_s[2])
-    back_up = lin_down_up(points.pick_position)
-    stand(dwell_s[3])
-    add(*back_up)
-    stand(dwell_s[4])
-    ptp(points.over_place)
-    stand(dwell_s[5])
-    back_up = lin_down_up(points.place_position)
-    stand(dwell_s[6])
-    add(*back_up)
-    stand(dwell_s[7])
+    def _ptp(self, start: np.ndarray, goal: np.ndarray) -> Targets:
+        m = self.motion
+        limits = (np.array(m.joint_velocity), np.array(m.joint_acceleration), np.array(m.joint_jerk))
+        shape = ptp_profile(start, goal, *limits).on_grid(self.dt)
+        return ptp_targets(start, goal, shape, _grid(shape.duration, self.dt))
 
-    q, qd, qdd = (np.concatenate(parts) for parts in zip(*pieces, strict=True))
-    starts_arr = np.array(starts)
-    action = np.repeat(np.arange(15, dtype=np.uint8), np.diff(np.append(starts_arr, len(q))))
-    return Program(
-        dt=dt,
-        q=q,
-        qd=qd,
-        qdd=qdd,
-        action=action,
-        starts=starts_arr,
-        vacuum_on=int(starts_arr[Action.VOID_4]),
-        vacuum_off=int(starts_arr[Action.VOID_7]),
-    )
+    def program(self, can_offset: np.ndarray, yaw_offset: float, dwell_s: np.ndarray) -> Program:
+        """The commanded motion of a cycle whose can top stands `can_offset` (x, y) from the
+        taught spot (picked with the tool turned by `yaw_offset`); `dwell_s`: the 8
+        standing times."""
+        pick = self.can_position + np.array([can_offset[0], can_offset[1], 0.0])
+        over_pick = reach(self.arm, self.tcp, pick + self.up, self.yaw + yaw_offset, self.seed)
+        pick_down = self._lin(over_pick, pick)
+        place_up = _reverse(self.place_down)
+        moves: list[Targets] = [
+            _stand(self.over_place, dwell_s[0], self.dt),
+            self._ptp(self.over_place, self.scan),
+            _stand(self.scan, dwell_s[1], self.dt),
+            self._ptp(self.scan, over_pick),
+            _stand(over_pick, dwell_s[2], self.dt),
+            pick_down,
+            _stand(pick_down[0][-1], dwell_s[3], self.dt),
+            _reverse(pick_down),
+            _stand(over_pick, dwell_s[4], self.dt),
+            self._ptp(over_pick, self.over_place),
+            _stand(self.over_place, dwell_s[5], self.dt),
+            self.place_down,
+            _stand(self.place_down[0][-1], dwell_s[6], self.dt),
+            place_up,
+            _stand(self.over_place, dwell_s[7], self.dt),
+        ]
+        # The cycle starts where the previous one ended: after UP_PLACE_LIN. That move runs
+        # first (lead-in, not written), so the cycle begins with the friction, integrator and
+        # stiction state a real cycle inherits, not from an idealized rest.
+        lead_in = len(place_up[0])
+        lengths = [len(m[0]) for m in moves]
+        q, qd, qdd = (np.concatenate([place_up[i]] + [m[i] for m in moves]) for i in range(3))
+        starts = lead_in + np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        action = np.concatenate(
+            [np.full(lead_in, Action.UP_PLACE_LIN, dtype=np.uint8), np.repeat(np.arange(15, dtype=np.uint8), lengths)]
+        )
+        return Program(
+            dt=self.dt,
+            q=q,
+            qd=qd,
+            qdd=qdd,
+            action=action,
+            starts=starts,
+            vacuum_on=int(starts[Action.VOID_4]),
+            vacuum_off=int(starts[Action.VOID_7]),
+            lead_in=lead_in,
+        )
+
+
+def _stand(pose: np.ndarray, seconds: float, dt: float) -> Targets:
+    n = max(1, round(seconds / dt))
+    return np.repeat(pose[None], n, axis=0), np.zeros((n, 6)), np.zeros((n, 6))
+
+
+def _reverse(move: Targets) -> Targets:
+    """The same path backwards in time (exact, as every move ends on a step)."""
+    q, qd, qdd = move
+    return q[::-1], -qd[::-1], qdd[::-1]
 
 
 def _grid(duration: float, dt: float) -> np.ndarray:

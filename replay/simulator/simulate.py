@@ -21,7 +21,7 @@ from replay.simulator.dynamics import arm_terms
 from replay.simulator.kinematics import forward, motion
 from replay.simulator.plant import Plant, build_plant
 from replay.simulator.profile import CellProfile
-from replay.simulator.program import Program, build_program, waypoints
+from replay.simulator.program import Cell, Program
 from replay.simulator.scenario import Scenario, draw_normal
 from replay.simulator.sensors import measure
 
@@ -87,6 +87,7 @@ class Simulator:
         self.seed = seed
         self.rate = rate
         self.arm = profile.arm_model()
+        self.cell = Cell(profile, self.arm)
         self.kp, self.kd, self.ki = controller_gains(profile)
         d = profile.drives
         self.torque_limit = np.array(d.max_current) * np.array(d.torque_constant) * np.array(d.gear_ratio)
@@ -99,8 +100,7 @@ class Simulator:
         scenario = draw_normal(profile, self.rng(sample, 0))
         anomaly_rng = self.rng(sample, 1)
         scenario = anomalies.apply(variant, scenario, profile, anomaly_rng)
-        points = waypoints(profile, self.arm, scenario.can_offset, scenario.pick_yaw)
-        program = build_program(profile, self.arm, points, scenario.dwell_s)
+        program = self.cell.program(scenario.can_offset, scenario.pick_yaw, scenario.dwell_s)
         plant = build_plant(profile, self.arm, program, scenario, anomaly_rng)
         friction = np.array(profile.friction.viscous) * scenario.friction_scale
         gains = Gains(self.kp, self.kd, self.ki, self.torque_limit, friction, np.cos(scenario.commutation))
@@ -127,12 +127,13 @@ class Simulator:
     def _finish(self, p: _Prepared, response: Response) -> tuple[Cycle, Truth]:
         profile, program = self.profile, p.program
         dt = program.dt
-        signals = measure(profile, p.plant, response, p.scenario, dt, p.rng)
-        n = program.n_steps
+        signals = measure(profile, p.plant, response, p.scenario, dt, p.rng)[program.lead_in :]
+        n = len(signals)
         time = np.arange(n) * dt + p.rng.normal(0.0, profile.noise.time_jitter_s, n)
         time[0] = 0.0
         delay = round(profile.controller.action_delay_s / dt)
-        action = np.concatenate([np.full(delay, program.action[0]), program.action[: n - delay]])
+        action = program.action[program.lead_in :]
+        action = np.concatenate([np.full(delay, action[0]), action[: n - delay]])
         step = STEPS_PER_ROW[self.rate]
         keep = slice(p.scenario.phase if step > 1 else 0, None, step)
         category = anomalies.CATEGORY_OF[p.variant]
@@ -151,6 +152,7 @@ class Simulator:
     def _truth(self, p: _Prepared, rows: int) -> Truth:
         category = anomalies.CATEGORY_OF[p.variant]
         event = _event(category, p.plant.event, p.program)
+        start = p.program.lead_in * p.program.dt
         intensity, unit = _intensity(self.profile, p.variant, p.scenario)
         return Truth(
             sample=p.sample,
@@ -162,9 +164,9 @@ class Simulator:
             axis=anomalies.axis_of_variant(p.variant) or 0,
             intensity=intensity,
             intensity_unit=unit,
-            event_start_s=np.nan if event is None else event.start_s,
-            event_end_s=np.nan if event is None else event.end_s,
-            duration_s=p.program.n_steps * p.program.dt,
+            event_start_s=np.nan if event is None else event.start_s - start,
+            event_end_s=np.nan if event is None else event.end_s - start,
+            duration_s=p.program.n_steps * p.program.dt - start,
             can_x=float(p.scenario.can_offset[0]),
             can_y=float(p.scenario.can_offset[1]),
         )

@@ -32,3 +32,7 @@ app.add_typer(vision_app, name="vision")
 from robotwatch.cli.evaluate import evaluate  # noqa: E402
 
 app.command()(evaluate)
+
+from robotwatch.cli.simulate import simulate  # noqa: E402
+
+app.command()(simulate)
