@@ -24,7 +24,14 @@ def simulate(
     seed: Annotated[int, typer.Option(help="seed; a cycle depends only on it and its sample id")] = 0,
 ) -> None:
     """Simulate a 6-axis cobot doing pick-and-place, with ground truth beside the table."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.table import Table
 
     from replay.simulator.dataset import write_dataset
