@@ -22,6 +22,7 @@ from replay.simulator.scenario import Scenario
 
 RAMP_S = 0.03  # a can's weight moves onto or off the cup over this time
 STRIDE = 5  # controller steps between two evaluations of the rigid-body terms
+FRICTION_SMOOTHING = 0.01  # rad/s: the controller's Coulomb model ramps up over this speed
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Plant:
     q_ref: np.ndarray  # (T, 6) commanded position, velocity, acceleration
     qd_ref: np.ndarray
     qdd_ref: np.ndarray
-    feed_forward: np.ndarray  # (T, 6) the controller's model torque plus rotor inertia
+    feed_forward: np.ndarray  # (T, 6) the controller's model torque, rotor inertia and friction
     computed_torque: np.ndarray  # (T, 6) model rigid-body torque
     computed_inertia: np.ndarray  # (T, 6) diagonal of the model's mass matrix
     bias: np.ndarray  # (T, 6) true Coriolis, centrifugal and gravity torque
@@ -138,11 +139,17 @@ def build_plant(
     computed_torque = model.torque(qdd)
     load = np.abs(true.torque(qdd) - external)
     coulomb = scenario.friction_scale * (np.array(friction.coulomb) + np.array(friction.load) * load)
+    # the controller's friction model: nominal Coulomb (smoothed around standstill) and
+    # viscous friction along the commanded speed
+    share = profile.controller.friction_compensation
+    modelled_friction = share * (
+        np.array(friction.coulomb) * np.tanh(qd / FRICTION_SMOOTHING) + np.array(friction.viscous) * qd
+    )
     return Plant(
         q_ref=q,
         qd_ref=qd,
         qdd_ref=qdd,
-        feed_forward=computed_torque + rotor * qdd,
+        feed_forward=computed_torque + rotor * qdd + modelled_friction,
         computed_torque=computed_torque,
         computed_inertia=np.diagonal(model.mass_matrix, axis1=1, axis2=2).copy(),
         bias=true.bias,

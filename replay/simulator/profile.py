@@ -94,6 +94,7 @@ class ControllerSection(_Section):
     bandwidth_hz: PosVec6
     damping: PositiveFloat
     integral_hz: NonNegativeFloat = Field(description="corner of the integral action")
+    friction_compensation: float = Field(ge=0, le=1, description="share of the nominal friction fed forward")
     payload_switching: bool = Field(description="the model carries the normal can while the vacuum is on")
     action_delay_s: NonNegativeFloat = Field(description="the action label lags the motion it names")
 
@@ -283,7 +284,10 @@ def _read(source: str | Path, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     base_path = Path(base)
     if folder is not None and base_path.suffix == ".toml" and not base_path.is_absolute():
         base = str(folder / base_path)
-    return _merge(_read(base, (*seen, where)), data)
+    try:
+        return _merge(_read(base, (*seen, where)), data)
+    except ProfileError as exc:
+        raise ProfileError(f"{where}: base: {exc}") from None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -140,7 +140,10 @@ class Cell:
         q, qd, qdd = (np.concatenate([place_up[i]] + [m[i] for m in moves]) for i in range(3))
         starts = lead_in + np.concatenate([[0], np.cumsum(lengths)[:-1]])
         action = np.concatenate(
-            [np.full(lead_in, Action.UP_PLACE_LIN, dtype=np.uint8), np.repeat(np.arange(15, dtype=np.uint8), lengths)]
+            [
+                np.full(lead_in, Action.UP_PLACE_LIN, dtype=np.uint8),
+                np.repeat(np.arange(15, dtype=np.uint8), lengths),
+            ]
         )
         return Program(
             dt=self.dt,
