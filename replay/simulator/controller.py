@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from replay.simulator.dynamics import lerp
 from replay.simulator.plant import Plant
 
 SWEEPS = 2
@@ -50,25 +51,26 @@ class Noise:
 @dataclass(frozen=True)
 class Response:
     """What happened, per step (T, 6): the state at the start of the step, the acceleration
-    during it, the commands, and the Coulomb friction torque that acted."""
+    during it, the commands, and what the controller measured."""
 
     q: np.ndarray
     qd: np.ndarray
     qdd: np.ndarray
     command: np.ndarray
     feedback: np.ndarray
-    coulomb: np.ndarray
     measured_q: np.ndarray
     measured_qd: np.ndarray
 
 
-def _stack(arrays: list[np.ndarray], length: int) -> np.ndarray:
+def _stack(arrays: list[np.ndarray], length: int, coarse: list[np.ndarray] | None = None) -> np.ndarray:
     """(length, B, ...), time first so that one step is one contiguous block; every cycle
-    is padded by repeating its last step (the robot at rest)."""
+    is padded by repeating its last step (the robot at rest). Arrays given at the steps
+    `coarse` are interpolated to every step."""
     out = np.empty((length, len(arrays), *arrays[0].shape[1:]))
     for i, a in enumerate(arrays):
-        out[: len(a), i] = a
-        out[len(a) :, i] = a[-1]
+        n = len(a) if coarse is None else coarse[i][-1] + 1
+        out[:n, i] = a if coarse is None else lerp(a, np.arange(n), coarse[i])
+        out[n:, i] = a[-1]
     return out
 
 
@@ -81,7 +83,7 @@ def run(plants: list[Plant], gains: list[Gains], noises: list[Noise], dt: float)
     ff = _stack([p.feed_forward for p in plants], n)
     # everything that does not depend on the state, summed before the loop
     drive_free = _stack([p.external - p.bias for p in plants], n)
-    inv = _stack([p.inverse_inertia for p in plants], n)
+    inv = _stack([p.inverse_inertia for p in plants], n, [p.coarse for p in plants])
     diag = np.diagonal(inv, axis1=2, axis2=3)
     bound = _stack([p.coulomb for p in plants], n) * dt  # largest Coulomb impulse of one step
     nq = _stack([z.position for z in noises], n)
@@ -97,8 +99,7 @@ def run(plants: list[Plant], gains: list[Gains], noises: list[Noise], dt: float)
     integral_limit = 0.25 * limit
     out_q, out_qd = np.empty_like(q_ref), np.empty_like(q_ref)
     out_cmd, out_fb = np.empty_like(q_ref), np.empty_like(q_ref)
-    out_imp, out_mq, out_mqd = np.empty_like(q_ref), np.empty_like(q_ref), np.empty_like(q_ref)
-    inv_dt = inv * dt
+    out_mq, out_mqd = np.empty_like(q_ref), np.empty_like(q_ref)
     for k in range(n):
         mq = np.round((q + nq[k]) / res) * res
         mqd = qd + nv[k]
@@ -107,7 +108,7 @@ def run(plants: list[Plant], gains: list[Gains], noises: list[Noise], dt: float)
         integral = np.minimum(np.maximum(integral + ki_dt * error, -integral_limit), integral_limit)
         cmd = np.minimum(np.maximum(ff[k] + fb + integral, -limit), limit)
         inv_k, diag_k, bound_k = inv[k], diag[k], bound[k]
-        free = qd + (inv_dt[k] @ (cmd * eff + drive_free[k] - fv * qd)[:, :, None])[:, :, 0]
+        free = qd + (inv_k @ ((cmd * eff + drive_free[k] - fv * qd) * dt)[:, :, None])[:, :, 0]
         # Coulomb impulses: each axis takes what stops it, up to its bound (projected Jacobi
         # on the coupled velocity equation new = free - inv impulse; the coupling of the
         # axes is weak, so a few sweeps settle it)
@@ -118,7 +119,7 @@ def run(plants: list[Plant], gains: list[Gains], noises: list[Noise], dt: float)
         new = free - (inv_k @ impulse[:, :, None])[:, :, 0]
         new[np.abs(impulse) < bound_k] = 0.0  # stiction holds: the axis stands exactly still
         out_q[k], out_qd[k], out_cmd[k], out_fb[k] = q, qd, cmd, fb
-        out_imp[k], out_mq[k], out_mqd[k] = impulse, mq, mqd
+        out_mq[k], out_mqd[k] = mq, mqd
         q = q + new * dt
         qd = new
 
@@ -134,7 +135,6 @@ def run(plants: list[Plant], gains: list[Gains], noises: list[Noise], dt: float)
                 qdd=qdd,
                 command=out_cmd[:length, i],
                 feedback=out_fb[:length, i],
-                coulomb=out_imp[:length, i] / dt,
                 measured_q=out_mq[:length, i],
                 measured_qd=out_mqd[:length, i],
             )

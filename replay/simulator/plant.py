@@ -36,8 +36,9 @@ class Plant:
     computed_torque: np.ndarray  # (T, 6) model rigid-body torque
     computed_inertia: np.ndarray  # (T, 6) diagonal of the model's mass matrix
     bias: np.ndarray  # (T, 6) true Coriolis, centrifugal and gravity torque
-    mass_matrix: np.ndarray  # (T, 6, 6) true rigid-body mass matrix
-    inverse_inertia: np.ndarray  # (T, 6, 6) inverse of mass matrix plus rotor inertias
+    coarse: np.ndarray  # (C,) the steps at which the next two are kept (they change slowly)
+    mass_matrix: np.ndarray  # (C, 6, 6) true rigid-body mass matrix
+    inverse_inertia: np.ndarray  # (C, 6, 6) inverse of mass matrix plus rotor inertias
     external: np.ndarray  # (T, 6) joint torques from outside the arm
     coulomb: np.ndarray  # (T, 6) Coulomb friction torque, load dependent
     vacuum: np.ndarray  # (T,) bool, the gripper valve is open
@@ -153,9 +154,9 @@ def build_plant(
         computed_torque=computed_torque,
         computed_inertia=np.diagonal(model.mass_matrix, axis1=1, axis2=2).copy(),
         bias=true.bias,
-        mass_matrix=true.mass_matrix,
-        # smooth as well: inverted every few steps (payload ramps last several of them)
-        inverse_inertia=lerp(np.linalg.inv(true.mass_matrix[coarse] + np.diag(rotor)), fine, coarse),
+        coarse=coarse,
+        mass_matrix=true.mass_matrix[coarse],
+        inverse_inertia=np.linalg.inv(true.mass_matrix[coarse] + np.diag(rotor)),
         external=external,
         coulomb=coulomb,
         vacuum=valve,

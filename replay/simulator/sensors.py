@@ -12,6 +12,7 @@ import numpy as np
 from replay.schema import AXIS_SIGNALS, ROBOT_SIGNALS, SIGNALS
 from replay.simulator.controller import Response
 from replay.simulator.drive import electrical
+from replay.simulator.dynamics import lerp
 from replay.simulator.kinematics import matvec
 from replay.simulator.plant import Plant
 from replay.simulator.profile import CellProfile
@@ -28,7 +29,8 @@ def _quantize(x: np.ndarray, step: np.ndarray | float) -> np.ndarray:
 def transmitted_torque(plant: Plant, response: Response) -> np.ndarray:
     """Torque (T, 6) through each gearbox into its link, what the torque sensors see:
     from the link's side of the motion equation, M q_dd + bias - external."""
-    return matvec(plant.mass_matrix, response.qdd) + plant.bias - plant.external
+    mass_matrix = lerp(plant.mass_matrix, np.arange(len(response.qdd)), plant.coarse)
+    return matvec(mass_matrix, response.qdd) + plant.bias - plant.external
 
 
 def motor_velocity(position: np.ndarray, dt: float, window: int = 4) -> np.ndarray:
