@@ -45,21 +45,12 @@ _DROPS: dict[Variant, Drop] = {
 }
 
 
+_AXIS_CATEGORIES = (Category.AXIS_FRICTION, Category.AXIS_WEIGHT, Category.MOTOR_COMMUTATION)
+
+
 def axis_of_variant(variant: Variant) -> int | None:
-    """The axis (1..6) a variant acts on, or None."""
-    name = variant.name
-    if (
-        name[0] == "A"
-        and name[1].isdigit()
-        and CATEGORY_OF[variant]
-        in (
-            Category.AXIS_FRICTION,
-            Category.AXIS_WEIGHT,
-            Category.MOTOR_COMMUTATION,
-        )
-    ):
-        return int(name[1])
-    return None
+    """The axis (1..6) a variant acts on (its name starts with A1..A6), or None."""
+    return int(variant.name[1]) if CATEGORY_OF[variant] in _AXIS_CATEGORIES else None
 
 
 def apply(variant: Variant, scenario: Scenario, profile: CellProfile, rng: np.random.Generator) -> Scenario:

@@ -36,9 +36,6 @@ class Body:
         inertia = np.array([[ixx, ixy, ixz], [ixy, iyy, iyz], [ixz, iyz, izz]], dtype=float)
         return Body(float(mass), np.asarray(com, dtype=float), inertia)
 
-    def scaled(self, factor: float) -> Body:
-        return Body(self.mass * factor, self.com, self.inertia * factor)
-
 
 def combine(a: Body, b: Body) -> Body:
     """One body with the mass, centre of mass and inertia of two bodies fixed together."""

@@ -1,20 +1,20 @@
 """The closed loop: feed-forward plus PD at the controller rate, driving the arm with friction.
 
-Per step and axis, the controller reads the link encoder (quantized) and the velocity,
-adds a PD correction (target_torque) to its model torque (feed-forward) and a slow
-integral term (internal state, not in the table: it removes the standstill error that
-stiction leaves, as the real recording shows joint = target at rest while the motor and
-model torques differ), the drive delivers that torque (less whatever a wrong commutation
-loses), and the arm moves:
+Every controller step (~2 ms) and axis, the controller reads the link encoder (quantized)
+and the velocity, adds a PD correction (logged as target_torque) to its feed-forward
+(model torque, rotor inertia, most of the nominal friction) and a slow integral term
+(internal state, not in the table: it removes the standstill error that stiction leaves;
+the real recording shows joint = target at rest while motor and model torque differ).
+The drive delivers that torque (less what a wrong commutation loses) and the arm moves:
 
     (M(q) + J_rotor) q_dd = tau_motor - tau_friction - bias(q, q_d) + tau_external
 
 Viscous friction is explicit; Coulomb friction is resolved at the velocity level (an axis
-sticks when one step of Coulomb friction can stop it, taking the coupling of the axes
+sticks when one step of Coulomb friction can stop it, with the coupling of the axes taken
 into account), so a standing axis really stands still and holds its load by stiction, as
-a harmonic drive does. Several cycles are
-integrated together, padded to the longest: the per-step Python overhead dominates, and
-a batch costs about what one cycle does. A cycle's result does not depend on its batch.
+a harmonic drive does. Several cycles are integrated together, padded to the longest: the
+per-step Python overhead dominates, so a batch costs about what one cycle does. A cycle's
+result does not depend on its batch.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from replay.simulator.dynamics import lerp
 from replay.simulator.plant import Plant
 
-SWEEPS = 2
+SWEEPS = 2  # Jacobi sweeps for the Coulomb impulses; the axes' coupling is weak
 
 
 @dataclass(frozen=True)

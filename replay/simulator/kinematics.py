@@ -105,12 +105,6 @@ def motion(frames: Frames, qd: np.ndarray, qdd: np.ndarray) -> Motion:
     return Motion(omega, omega_dot, accel)
 
 
-def tool_pose(arm: Arm, q: np.ndarray, tcp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Tool centre point position (T, 3) and orientation (T, 3, 3) in the base frame."""
-    frames = forward(arm, q)
-    return body_point(frames, 6, tcp), frames.rot[:, 6]
-
-
 def _rotation_error(target: np.ndarray, actual: np.ndarray) -> np.ndarray:
     """Small-angle rotation vector (T, 3) that turns `actual` into `target`."""
     r = target @ np.swapaxes(actual, -1, -2)

@@ -78,17 +78,17 @@ def _payloads(
     valve = np.zeros(n, dtype=bool)
     if scenario.vacuum:
         valve[program.vacuum_on : program.vacuum_off] = True
+    # the model follows the program's valve commands, so it keeps the can when the gripper
+    # lets go unexpectedly
     model_mass = profile.tool.can_mass * valve if profile.controller.payload_switching else np.zeros(n)
     held_until, event = down_end, None
     if scenario.drop is not None:
         lo, hi = program.span(Action(scenario.drop.action))
         delay = scenario.drop.delay_s
-        at = lo + (round(delay / dt) if delay is not None else int(rng.integers(lo, hi)) - lo)
-        at = min(at, hi - 1)
-        release = round(profile.tool.release_s / dt)
+        at = min(lo + round(delay / dt), hi - 1) if delay is not None else int(rng.integers(lo, hi))
         if scenario.drop.valve_off:  # the gripper opened: the can leaves release_s later
             valve[at:] = False
-        held_until = at + release
+        held_until = at + round(profile.tool.release_s / dt)
         event = Event(at * dt, held_until * dt)
     can = profile.tool.can_mass if scenario.can_mass is None else scenario.can_mass
     true_mass = np.zeros(n)

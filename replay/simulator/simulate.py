@@ -147,9 +147,9 @@ class Simulator:
             active=(action[keep] % 2).astype(np.int64),
             signals=signals[keep],
         )
-        return cycle, self._truth(p, cycle.n_steps)
+        return cycle, self._truth(p)
 
-    def _truth(self, p: _Prepared, rows: int) -> Truth:
+    def _truth(self, p: _Prepared) -> Truth:
         category = anomalies.CATEGORY_OF[p.variant]
         event = _event(category, p.plant.event, p.program)
         start = p.program.lead_in * p.program.dt
