@@ -23,7 +23,7 @@ def simulate(
     profile: Annotated[str, typer.Option(help="cell profile: a built-in name or a TOML file")] = "default",
     seed: Annotated[int, typer.Option(help="seed; a cycle depends only on it and its sample id")] = 0,
 ) -> None:
-    """Simulate a 6-axis cobot doing pick-and-place, with ground truth beside the table."""
+    """Simulate a 6-axis cobot doing pick-and-place; the ground truth goes to <out stem>.truth.parquet."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -34,6 +34,7 @@ def simulate(
     )
     from rich.table import Table
 
+    from replay.schema import Category
     from replay.simulator.dataset import write_dataset
     from replay.simulator.plan import parse_categories
     from replay.simulator.profile import ProfileError, load_profile
@@ -48,7 +49,7 @@ def simulate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--anomalies") from None
     try:
-        cell = load_profile(Path(profile) if profile.endswith(".toml") else profile)
+        cell = load_profile(profile)
     except ProfileError as exc:
         raise typer.BadParameter(str(exc), param_hint="--profile") from None
     if not out_path.parent.is_dir():
@@ -69,7 +70,7 @@ def simulate(
     table = Table(title=f"{summary.cycles} cycles of cell '{cell.name}' at {rate} Hz, seed {seed}")
     table.add_column("category")
     table.add_column("cycles", justify="right")
-    for name, count in sorted(summary.per_category.items(), key=lambda kv: kv[0] == "NORMAL_OPERATION"):
+    for name, count in sorted(summary.per_category.items(), key=lambda kv: Category[kv[0]]):
         table.add_row(name.lower(), str(count))
     out.print(table)
     out.print(
