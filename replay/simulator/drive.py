@@ -42,7 +42,8 @@ def electrical(
     noise_scale: float,
     rng: np.random.Generator,
 ) -> Electrical:
-    """`command`: link-side torque the drive is asked for; `speed`: link-side motor speed."""
+    """`command`: link-side torque the drive is asked for; `speed`: the motor's speed on the link
+    side (the joint speed: the gearbox winds up too little to matter)."""
     d, noise = profile.drives, profile.noise
     kt = np.array(d.torque_constant) * np.array(d.gear_ratio)  # N·m/A on the link side
     resistance, inductance = np.array(d.resistance), np.array(d.inductance)

@@ -79,7 +79,7 @@ def measure(
     put("joint_position", response.measured_q)
     put("joint_velocity", response.measured_qd)
 
-    drive = electrical(profile, response.command, speed, scenario.commutation, dt, scale, rng)
+    drive = electrical(profile, response.command, response.qd, scenario.commutation, dt, scale, rng)
     put("motor_torque", drive.motor_torque)
     sensor_sigma = np.array(noise.torque_sensor) * scale
     lsb = np.array(noise.torque_sensor_lsb)
