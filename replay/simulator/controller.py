@@ -88,7 +88,7 @@ def run(plants: list[Plant], gains: list[Gains], noises: list[Noise], dt: float)
     bound = _stack([p.coulomb for p in plants], n) * dt  # largest Coulomb impulse of one step
     nq = _stack([z.position for z in noises], n)
     nv = _stack([z.velocity for z in noises], n)
-    res = np.array([z.resolution for z in noises])[:, None]
+    res = np.array([z.resolution for z in noises])[:, None]  # link encoder count, rad
     kp, kd = np.stack([g.kp for g in gains]), np.stack([g.kd for g in gains])
     ki_dt = np.stack([g.ki for g in gains]) * dt
     limit, eff = np.stack([g.torque_limit for g in gains]), np.stack([g.efficiency for g in gains])
@@ -100,24 +100,26 @@ def run(plants: list[Plant], gains: list[Gains], noises: list[Noise], dt: float)
     out_q, out_qd = np.empty_like(q_ref), np.empty_like(q_ref)
     out_cmd, out_fb = np.empty_like(q_ref), np.empty_like(q_ref)
     out_mq, out_mqd = np.empty_like(q_ref), np.empty_like(q_ref)
+    inv_res = 1.0 / res
+    inv_diag = 1.0 / diag
     for k in range(n):
-        mq = np.round((q + nq[k]) / res) * res
+        mq = np.rint((q + nq[k]) * inv_res) * res
         mqd = qd + nv[k]
         error = q_ref[k] - mq
         fb = kp * error + kd * (qd_ref[k] - mqd)
         integral = np.minimum(np.maximum(integral + ki_dt * error, -integral_limit), integral_limit)
         cmd = np.minimum(np.maximum(ff[k] + fb + integral, -limit), limit)
-        inv_k, diag_k, bound_k = inv[k], diag[k], bound[k]
+        inv_k, scale_k, bound_k = inv[k], inv_diag[k], bound[k]
         free = qd + (inv_k @ ((cmd * eff + drive_free[k] - fv * qd) * dt)[:, :, None])[:, :, 0]
         # Coulomb impulses: each axis takes what stops it, up to its bound (projected Jacobi
         # on the coupled velocity equation new = free - inv impulse; the coupling of the
         # axes is weak, so a few sweeps settle it)
-        impulse = np.minimum(np.maximum(free / diag_k, -bound_k), bound_k)
+        impulse = np.minimum(np.maximum(free * scale_k, -bound_k), bound_k)
         for _ in range(SWEEPS):
             rest = free - (inv_k @ impulse[:, :, None])[:, :, 0]
-            impulse = np.minimum(np.maximum(impulse + rest / diag_k, -bound_k), bound_k)
+            impulse = np.minimum(np.maximum(impulse + rest * scale_k, -bound_k), bound_k)
         new = free - (inv_k @ impulse[:, :, None])[:, :, 0]
-        new[np.abs(impulse) < bound_k] = 0.0  # stiction holds: the axis stands exactly still
+        new *= np.abs(impulse) >= bound_k  # stiction holds: the axis stands exactly still
         out_q[k], out_qd[k], out_cmd[k], out_fb[k] = q, qd, cmd, fb
         out_mq[k], out_mqd[k] = mq, mqd
         q = q + new * dt

@@ -20,7 +20,7 @@ from replay.simulator.profile import CellProfile
 from replay.simulator.simulate import Simulator, Truth
 from replay.writer import VorausWriter
 
-BATCH = 8  # cycles integrated together: the closed loop costs per step, hardly per cycle
+BATCH = 16  # cycles integrated together: the closed loop costs per step, hardly per cycle
 
 _ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
 TRUTH_SCHEMA = pa.schema([pa.field(f.name, _ARROW_TYPES[str(f.type)]) for f in fields(Truth)])
