@@ -62,13 +62,12 @@ def write_dataset(
         for start in range(0, len(variants), BATCH):
             batch = list(enumerate(variants[start : start + BATCH], start=start))
             results = simulator.simulate(batch)
-            for cycle, _ in results:
+            for cycle, truth in results:
                 writer.write_cycle(cycle)
                 rows_written += cycle.n_steps
+                counts[truth.category_name] = counts.get(truth.category_name, 0) + 1
             rows = [asdict(truth) for _, truth in results]
             truth_writer.write_table(pa.Table.from_pylist(rows, schema=TRUTH_SCHEMA))
-            for _, truth in results:
-                counts[truth.category_name] = counts.get(truth.category_name, 0) + 1
             if progress is not None:
                 progress(len(batch))
     return Summary(path, truth_file, len(variants), rows_written, counts)

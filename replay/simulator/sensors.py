@@ -99,36 +99,48 @@ def measure(
     put("power_load_mech", 0.5 * (sensor_a + sensor_b) * response.measured_qd)
     put("motor_voltage", drive.voltage)
 
-    # the robot's supply: motor power (through the converters) plus the logic, from a
-    # power supply with some source resistance; regenerated power is burnt, not fed back
-    demand = elec.input_per_motor_power * drive.true_power.sum(axis=1) + elec.logic_power
+    supply, robot = _supply(profile, drive.true_power.sum(axis=1), plant.vacuum, scenario, rng)
+    put("supply_voltage", supply)
+    put("brake_voltage", np.array(elec.brake_voltage) + rng.normal(0, noise.brake_voltage * scale, (n, 6)))
+    for name in ROBOT_SIGNALS:
+        out[:, _COLUMN[name]] = robot[name]
+    return out.astype(np.float32).astype(np.float64)
+
+
+def _supply(
+    profile: CellProfile,
+    motor_power: np.ndarray,
+    vacuum: np.ndarray,
+    scenario: Scenario,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Supply voltage at each axis (T, 6) and the robot-wide voltage and currents.
+
+    The motors' power (through the converters) and the logic's come from a power supply
+    with some source resistance; regenerated power is burnt in the brake resistor, not fed
+    back; the vacuum valve draws io current while open.
+    """
+    elec, noise, scale = profile.electrical, profile.noise, scenario.noise_scale
+    n = len(motor_power)
+
+    def measured(
+        value: np.ndarray | float, sigma: float, step: float, shape: tuple[int, ...] = (n,)
+    ) -> np.ndarray:
+        return _quantize(value + rng.normal(0, sigma * scale, shape), step)
+
+    demand = elec.input_per_motor_power * motor_power + elec.logic_power
     source = elec.psu_voltage + scenario.supply_shift
     current = np.maximum(demand / source, 0.0)
     volts = source - elec.psu_resistance * current
     current = np.maximum(demand / volts, 0.0)
-    supply = volts[:, None] - elec.line_resistance * current[:, None] + np.array(elec.supply_offset)
-    put(
-        "supply_voltage",
-        _quantize(supply + rng.normal(0, noise.supply_voltage * scale, (n, 6)), noise.supply_voltage_lsb),
-    )
-    put("brake_voltage", np.array(elec.brake_voltage) + rng.normal(0, noise.brake_voltage * scale, (n, 6)))
-
-    io = elec.io_current_idle + elec.io_current_vacuum * plant.vacuum
+    at_axes = volts[:, None] - elec.line_resistance * current[:, None] + np.array(elec.supply_offset)
+    io = elec.io_current_idle + elec.io_current_vacuum * vacuum
     robot = {
-        "robot_voltage": _quantize(
-            volts + rng.normal(0, noise.robot_voltage * scale, n), noise.robot_voltage_lsb
-        ),
-        "robot_current": _quantize(
-            np.maximum(current + rng.normal(0, noise.robot_current * scale, n), 0.0), noise.current_lsb
-        ),
-        "io_current": _quantize(
-            np.maximum(io + rng.normal(0, noise.io_current * scale, n), 0.0), noise.current_lsb
-        ),
-        "system_current": _quantize(
-            np.maximum(elec.system_current + rng.normal(0, noise.system_current * scale, n), 0.0),
-            noise.current_lsb,
+        "robot_voltage": measured(volts, noise.robot_voltage, noise.robot_voltage_lsb),
+        "robot_current": np.maximum(measured(current, noise.robot_current, noise.current_lsb), 0.0),
+        "io_current": np.maximum(measured(io, noise.io_current, noise.current_lsb), 0.0),
+        "system_current": np.maximum(
+            measured(elec.system_current, noise.system_current, noise.current_lsb), 0.0
         ),
     }
-    for name in ROBOT_SIGNALS:
-        out[:, _COLUMN[name]] = robot[name]
-    return out.astype(np.float32).astype(np.float64)
+    return measured(at_axes, noise.supply_voltage, noise.supply_voltage_lsb, (n, 6)), robot
