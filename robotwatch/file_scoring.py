@@ -16,6 +16,7 @@ import pandas as pd
 
 from replay import Cycle, VorausFile
 from replay.reader import Part
+from replay.simulator import truth_path
 from robotwatch.artifact import TrainedModel
 from robotwatch.datafile import DataError, check_finite, divider_for
 from robotwatch.localization import Event, find_events
@@ -31,12 +32,6 @@ class FileScores:
     # per localized cycle: its gradient profile (T,), events and actions, for reports
     profiles: dict[int, np.ndarray] = field(default_factory=dict)
     events: dict[int, tuple[Event, ...]] = field(default_factory=dict)
-
-
-def truth_path(data: str | PathLike[str]) -> Path:
-    """The simulator's ground-truth sidecar beside a data file: `<stem>.truth.parquet`."""
-    data = Path(data)
-    return data.with_name(f"{data.stem}.truth.parquet")
 
 
 def check_compatible(model: TrainedModel, path: str | PathLike[str]) -> int:

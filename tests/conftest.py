@@ -16,3 +16,29 @@ def excerpt() -> Path:
     if not EXCERPT.exists():
         pytest.skip(f"the real voraus-AD excerpt is not at {EXCERPT}")
     return EXCERPT
+
+
+@pytest.fixture(scope="session")
+def small_cell(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated cell of 60 cycles at 100 Hz: ~27 training normals, ~12 normal test
+    cycles and every anomaly category, with its ground-truth sidecar."""
+    from replay.simulator import load_profile, write_dataset
+
+    path = tmp_path_factory.mktemp("cell") / "small.parquet"
+    write_dataset(path, load_profile("default"), n_cycles=60, rate=100, seed=3)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(small_cell: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MTS-Flow trained for two epochs at 50 Hz on the small cell: enough to exercise every
+    path, not to detect well."""
+    from typer.testing import CliRunner
+
+    from robotwatch.cli.main import app
+
+    out = tmp_path_factory.mktemp("model") / "tiny.rwmodel"
+    result = CliRunner().invoke(app, ["train", str(small_cell), "--out", str(out), "--epochs", "2",
+                                      "--batch-size", "8", "--rate", "50", "--device", "cpu", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    return out

@@ -22,5 +22,5 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (VorausFormatError, ModelFileError, DataError, FileNotFoundError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None

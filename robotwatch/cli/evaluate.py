@@ -96,7 +96,7 @@ def evaluate(
         others = {n: results_json(s) for n, s in summaries.items() if n != main_name}
         if others:
             payload["baselines"] = others
-        out.print_json(json.dumps(payload))
+        typer.echo(json.dumps(payload))
     else:
         tables = [auroc_table(summaries)]
         if localization:
