@@ -36,3 +36,7 @@ app.command()(evaluate)
 from robotwatch.cli.simulate import simulate  # noqa: E402
 
 app.command()(simulate)
+
+from robotwatch.cli.vision import app as vision_app  # noqa: E402
+
+app.add_typer(vision_app, name="vision")

@@ -22,6 +22,7 @@ class Localization(BaseModel):
 class FrameResult(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
+    model_id: str
     score: float
     threshold: float
     anomalous: bool

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vision.backbone import file_sha256
 from vision.deploy.frames import decode_frame
 from vision.deploy.results import FrameResult, Localization
 from vision.model_file import load_model
@@ -39,6 +40,8 @@ class FrameScorer:
     def __init__(self, path: Path, device: str = "auto", backbone_weights: Path | None = None) -> None:
         self.path = Path(path)
         self.detector, self.meta = load_model(self.path, device, backbone_weights)
+        # Identifies the model in verdicts (DESIGN §5/§6): same file, same id, on every machine.
+        self.model_id = f"{self.meta.config.method}-{file_sha256(self.path)[:16]}"
 
     @property
     def frame_size(self) -> tuple[int, int] | None:
@@ -80,6 +83,7 @@ class FrameScorer:
             anomaly_map = full[0, 0].float().cpu().numpy()
             results.append(
                 FrameResult(
+                    model_id=self.model_id,
                     score=float(score),
                     threshold=t.score,
                     anomalous=bool(score > t.score),

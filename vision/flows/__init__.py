@@ -1,6 +1,6 @@
 """Invertible building blocks shared by DifferNet, CS-Flow and the AST teacher."""
 
-from vision.flows.coupling import AffineCoupling, ChannelPermutation, Flow, soft_clamp
+from vision.flows.coupling import ActNorm, AffineCoupling, ChannelPermutation, Flow, soft_clamp
 from vision.flows.likelihood import negative_log_likelihood
 
-__all__ = ["AffineCoupling", "ChannelPermutation", "Flow", "negative_log_likelihood", "soft_clamp"]
+__all__ = ["ActNorm", "AffineCoupling", "ChannelPermutation", "Flow", "negative_log_likelihood", "soft_clamp"]

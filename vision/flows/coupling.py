@@ -51,6 +51,49 @@ class ChannelPermutation(nn.Module):
         return [z[:, getattr(self, f"inv{i}")] for i, z in enumerate(zs)]
 
 
+class ActNorm(nn.Module):
+    """A learned per-channel affine map, initialised from the first training batch so that its
+    output has zero mean and unit variance per channel (Glow's actnorm, Kingma & Dhariwal 2018).
+
+    It leads every flow here. Backbone features are far from unit scale (Lite0's stride-32
+    features start at a negative log-likelihood of about 20 per dimension), and without it the
+    first hundreds of optimizer steps only learn that scale, which a CPU budget cannot afford.
+    """
+
+    def __init__(self, channels: Sequence[int]) -> None:
+        super().__init__()
+        self.log_scale = nn.ParameterList(nn.Parameter(torch.zeros(c)) for c in channels)
+        self.shift = nn.ParameterList(nn.Parameter(torch.zeros(c)) for c in channels)
+        self.register_buffer("initialized", torch.tensor(False))
+
+    @staticmethod
+    def _view(p: Tensor, x: Tensor) -> Tensor:
+        return p.view(1, -1, *([1] * (x.dim() - 2)))
+
+    @torch.no_grad()
+    def _initialize(self, xs: Tensors) -> None:
+        for x, log_scale, shift in zip(xs, self.log_scale, self.shift, strict=True):
+            flat = x.transpose(0, 1).reshape(x.shape[1], -1)
+            shift.copy_(flat.mean(1))
+            log_scale.copy_(flat.std(1).clamp_min(1e-6).log())
+        self.initialized.fill_(True)
+
+    def forward(self, xs: Tensors, cond: Tensor | None = None) -> tuple[Tensors, Tensors]:
+        if self.training and not self.initialized:
+            self._initialize(xs)
+        ys, logdet = [], []
+        for x, log_scale, shift in zip(xs, self.log_scale, self.shift, strict=True):
+            ys.append((x - self._view(shift, x)) * torch.exp(-self._view(log_scale, x)))
+            logdet.append((-log_scale.sum()).expand(x.shape[:1] + x.shape[2:]))
+        return ys, logdet
+
+    def inverse(self, zs: Tensors, cond: Tensor | None = None) -> Tensors:
+        return [
+            z * torch.exp(self._view(s, z)) + self._view(b, z)
+            for z, s, b in zip(zs, self.log_scale, self.shift, strict=True)
+        ]
+
+
 class AffineCoupling(nn.Module):
     """A Glow-style affine coupling block that transforms both halves (thesis §2.3, §4.2).
 
@@ -134,8 +177,8 @@ def glow_flow(
     alpha: float,
     cond_channels: int = 0,
 ) -> Flow:
-    """[permutation → coupling] × n_blocks, block k built with the subnet factory `subnet(k)`."""
-    blocks: list[nn.Module] = []
+    """actnorm, then [permutation → coupling] × n_blocks; block k uses the subnet factory `subnet(k)`."""
+    blocks: list[nn.Module] = [ActNorm(channels)]
     for k in range(n_blocks):
         blocks.append(ChannelPermutation(channels, seed=k))
         blocks.append(AffineCoupling(channels, subnet(k), alpha=alpha, cond_channels=cond_channels))

@@ -214,7 +214,7 @@ def render(scene: Scene, table: np.ndarray, rng: np.random.Generator) -> Frame:
         img = img * (1 - ring[..., None]) + ring[..., None] * TARGET * (1 + table[..., None])
         shadow_y, shadow_strength = scene.base_y * s + 0.1 * r, 0.45
     else:
-        shadow_y, shadow_strength = (scene.nominal_base_y + 0.22) * s, 0.25
+        shadow_y, shadow_strength = (scene.nominal_base_y + 0.15) * s, 0.25
     shadow = np.exp(
         -(((xx - scene.cx * s + 0.6 * r * light_x) / (1.3 * r)) ** 2) - ((yy - shadow_y) / (0.5 * r)) ** 2
     )
@@ -264,7 +264,8 @@ def render(scene: Scene, table: np.ndarray, rng: np.random.Generator) -> Frame:
         mask |= (can.body > 0.5) & (can.t >= LABEL_T[0]) & (can.t <= LABEL_T[1]) & (visible > 0.5)
     if scene.defect == "misplaced":
         nominal = _Can(xx, yy, replace(scene, cx=scene.nominal_cx, base_y=scene.nominal_base_y))
-        mask |= ((can.silhouette > 0.5) != (nominal.silhouette > 0.5)) & (visible > 0.5)
+        # Where the can is and where it belongs: both look wrong (the MVTec convention).
+        mask |= ((can.silhouette > 0.5) | (nominal.silhouette > 0.5)) & (visible > 0.5)
 
     img = img * scene.gain * np.asarray(scene.white, np.float32)
     if scene.blur > 0:

@@ -86,13 +86,13 @@ class Scene:
 
 
 def normal_scene(rng: np.random.Generator, size: int, pose: Pose) -> Scene:
-    nominal_cx, nominal_y = 0.5, (0.72 if pose == "place" else 0.62)
+    nominal_cx, nominal_y = 0.5, (0.78 if pose == "place" else 0.72)
     return Scene(
         size=size,
         pose=pose,
         cx=nominal_cx + rng.uniform(-0.015, 0.015),
         base_y=nominal_y + rng.uniform(-0.01, 0.01),
-        radius=0.15 * rng.uniform(0.97, 1.03),
+        radius=0.2 * rng.uniform(0.97, 1.03),  # the camera is framed on the can
         spin=rng.uniform(0, 2 * math.pi),
         tab=rng.uniform(0, 2 * math.pi),
         light=rng.uniform(-0.6, 0.6),
@@ -109,13 +109,13 @@ def normal_scene(rng: np.random.Generator, size: int, pose: Pose) -> Scene:
 def _scratch(rng: np.random.Generator) -> Scratch:
     phi0, t0 = rng.uniform(-1.0, 1.0), rng.uniform(0.15, 0.85)
     direction = rng.uniform(0, 2 * math.pi)
-    length = rng.uniform(0.35, 0.7)
+    length = rng.uniform(0.5, 0.9)
     bend = rng.uniform(-0.4, 0.4)
     points = []
     for s in np.linspace(0, 1, 8):
         a = direction + bend * s
         points.append((phi0 + length * s * math.cos(a), t0 + 0.5 * length * s * math.sin(a)))
-    return Scratch(tuple(points), width=rng.uniform(2.0, 3.5), brightness=rng.choice([0.95, 0.15]))
+    return Scratch(tuple(points), width=rng.uniform(2.5, 4.5), brightness=rng.choice([0.95, 0.15]))
 
 
 def _foreign_object(rng: np.random.Generator, scene: Scene) -> ForeignObject:
@@ -148,9 +148,9 @@ def with_defect(scene: Scene, defect: str, rng: np.random.Generator) -> Scene:
         dent = Dent(
             phi=rng.uniform(-1.0, 1.0),
             t=rng.uniform(0.12, 0.88),
-            width=rng.uniform(0.25, 0.45),
-            height=rng.uniform(0.08, 0.14),
-            strength=rng.uniform(0.4, 0.7),
+            width=rng.uniform(0.35, 0.6),
+            height=rng.uniform(0.12, 0.2),
+            strength=rng.uniform(0.45, 0.75),
         )
         return replace(scene, dents=(dent,), defect=defect)
     if defect == "scratch":

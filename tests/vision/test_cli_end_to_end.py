@@ -1,0 +1,69 @@
+"""Each method end to end through the CLI: simulate → train → evaluate (JSON and report) → score."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from robotwatch.cli.main import app
+from vision.model_file import read_meta
+from vision.simulate import DEFECTS
+
+# Image AUROC a tiny model must reach on the tiny cell set; chance is 0.5.
+FLOOR = {"csflow": 0.75, "ast": 0.75, "differnet": 0.65}
+
+
+@pytest.mark.parametrize("method", ["csflow", "ast", "differnet"])
+def test_train_and_evaluate(method: str, trained, evaluated) -> None:
+    meta = read_meta(trained(method))
+    assert meta.config.method == method and meta.frame_size == (128, 128)
+    assert meta.thresholds.n_normal == 4  # 15 % of the 24 normal training images, held out
+    for stage, loss in meta.training.final_loss.items():
+        assert loss == loss, f"{stage} loss is NaN"
+
+    metrics, report = evaluated(method)
+    assert set(metrics["auroc_by_defect"]) == set(DEFECTS)
+    assert metrics["image_auroc"] >= FLOOR[method], metrics
+    assert metrics["pixel_auroc"] > 0.6, metrics
+    for name in ("roc.png", "histogram.png"):
+        assert Image.open(report / name).size[0] > 200
+    overlays = list((report / "overlays").glob("*.png"))
+    assert len(overlays) == 3 * len(DEFECTS) + 1  # three per defect type and the worst normal frame
+    assert json.loads((report / "metrics.json").read_text())["image_auroc"] == metrics["image_auroc"]
+
+
+def test_score_command_reports_each_frame(cli, trained, cell: Path, tmp_path: Path) -> None:
+    frames = [cell / "test/good/000.png", cell / "test/wrong_label/000.png"]
+    output = cli(
+        "score",
+        str(trained("csflow")),
+        *map(str, frames),
+        "--json",
+        "--maps",
+        str(tmp_path),
+        "--device",
+        "cpu",
+    )
+    rows = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert [r["image"] for r in rows] == [str(f) for f in frames]
+    assert rows[1]["score"] > rows[0]["score"]
+    assert {"score", "threshold", "anomalous", "localization"} <= set(rows[0])
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["000_000_map.png", "001_000_map.png"]
+
+
+def test_user_errors_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["vision", "train", str(tmp_path), "--out", str(tmp_path / "m.safetensors")])
+    assert (
+        result.exit_code == 2 and "train/good: missing" in result.output and "Traceback" not in result.output
+    )
+    pickle_file = tmp_path / "model.pt"
+    pickle_file.write_bytes(b"\x80\x04K\x01.")
+    result = runner.invoke(app, ["vision", "evaluate", str(pickle_file), str(tmp_path)])
+    assert result.exit_code == 2 and "refused because loading a pickle can execute code" in result.output
+    result = runner.invoke(app, ["vision", "train", str(tmp_path), "--out", "m", "--image-size", "100"])
+    assert result.exit_code == 2 and "not a multiple of 128" in result.output.replace("\n", " ")
