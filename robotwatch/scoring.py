@@ -39,6 +39,8 @@ class Scorer:
         self.model = model
         self.device = pick_device(device)
         self.flow = model.flow.to(self.device).eval()
+        # Scoring never trains: frozen weights let the subnets keep their kernel spectra.
+        self.flow.requires_grad_(False)
         self.rate = model.card.sample_rate_hz
         self.sigma_steps = max(smoothing_s * self.rate, 0.5)
 

@@ -37,6 +37,10 @@ from robotwatch.cli.simulate import simulate  # noqa: E402
 
 app.command()(simulate)
 
+from robotwatch.cli.bench import bench  # noqa: E402
+
+app.command()(bench)
+
 from robotwatch.cli.vision import app as vision_app  # noqa: E402
 
 app.add_typer(vision_app, name="vision")

@@ -86,6 +86,8 @@ def run_training(data: Path, out: Path, *, epochs: int, batch_size: int, rate: f
 
             def epoch(self, epoch: int, loss: float) -> None:
                 bar.update(task, info=f"epoch {epoch + 1}/{epochs} loss {loss:.4f}")
+                if not console.is_terminal:  # a log file or journal gets one line per epoch
+                    console.log(f"epoch {epoch + 1}/{epochs}: loss {loss:.4f}")
 
         model = fit_model(data, options, settings, progress=_Progress())
         bar.update(task, description="calibrated")

@@ -7,19 +7,44 @@ import torch.nn.functional as F
 from torch import nn
 
 from robotwatch.model.clamp import soft_clamp
+from robotwatch.model.fftconv import block_size, conv1d_fft, kernel_spectrum
 
 
 class ConvSubnet(nn.Module):
-    """Conv1d(c_in -> hidden, k, dilation, 'same', replicate) -> ReLU -> Conv1d(hidden -> c_out, 1)."""
+    """Conv1d(c_in -> hidden, k, dilation, 'same', replicate) -> ReLU -> Conv1d(hidden -> c_out, 1).
+
+    The first convolution runs by overlap-save FFT on sequences long enough to fill a few
+    FFT blocks (robotwatch.model.fftconv), directly otherwise; both give the same numbers.
+    """
 
     def __init__(self, c_in: int, hidden: int, c_out: int, kernel_size: int, dilation: int) -> None:
         super().__init__()
         self.conv = nn.Conv1d(c_in, hidden, kernel_size, dilation=dilation)
         self.mix = nn.Conv1d(hidden, c_out, 1)
         self.halo = dilation * (kernel_size - 1) // 2
+        self.fft_min_steps = 2 * block_size(2 * self.halo + 1)
+        self._spectrum: tuple[tuple[int, torch.device], torch.Tensor] | None = None
+
+    def _fixed_spectrum(self) -> torch.Tensor | None:
+        """The kernel spectrum, cached while the weights cannot change (no autograd on them)."""
+        weight = self.conv.weight
+        if torch.is_grad_enabled() and weight.requires_grad:
+            return None
+        key = (weight._version, weight.device)
+        if self._spectrum is None or self._spectrum[0] != key:
+            # A plain tensor even under inference mode, so localization can backpropagate through it.
+            with torch.inference_mode(False), torch.no_grad():
+                n_fft = block_size(2 * self.halo + 1)
+                self._spectrum = (key, kernel_spectrum(weight, self.conv.dilation[0], n_fft))
+        return self._spectrum[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.relu_(self.conv(F.pad(x, (self.halo, self.halo), mode="replicate")))
+        padded = F.pad(x, (self.halo, self.halo), mode="replicate")
+        if x.shape[-1] >= self.fft_min_steps:
+            h = conv1d_fft(padded, self.conv.weight, self.conv.bias, self.conv.dilation[0], self._fixed_spectrum())
+        else:
+            h = self.conv(padded)
+        h = torch.relu_(h)
         # The 1x1 convolution as one batched GEMM: PyTorch's CPU conv picks a slow
         # non-oneDNN kernel for it under inference mode.
         return torch.baddbmm(self.mix.bias[:, None], self.mix.weight[:, :, 0].expand(len(h), -1, -1), h)

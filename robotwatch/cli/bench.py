@@ -1,0 +1,73 @@
+"""`robotwatch bench`: speed figures of this machine, each next to its reference in one run."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from robotwatch.cli.console import console, out
+
+# The floors of the MTS-Flow issue, for 100 Hz on a 2-core CPU (ms per cycle).
+FLOORS_100HZ = {"forward": 40.0, "localize": 120.0, "train_step": 120.0}
+
+
+def bench(
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    quick: Annotated[bool, typer.Option(help="100 Hz on the CPU only, fewer repeats")] = False,
+    repeats: Annotated[int, typer.Option(help="timed repetitions per figure (medians are reported)")] = 5,
+) -> None:
+    """Time MTS-Flow's forward, forward + localization and training step (100 Hz and 500 Hz; CUDA when present) side by side with the straightforward reference computation."""
+    import torch
+
+    from robotwatch.bench.flow import bench_flow
+
+    settings = [("cpu", 100.0, 1150, 2, 16, 8)]
+    if not quick:
+        settings.append(("cpu", 500.0, 5750, 10, 4, 4))
+        if torch.cuda.is_available():
+            settings += [("cuda", 100.0, 1150, 2, 64, 8), ("cuda", 500.0, 5750, 10, 16, 8)]
+    figures = []
+    for device, rate, steps, dilation, batch, train_batch in settings:
+        with console.status(f"MTS-Flow at {rate:g} Hz ({steps} steps) on {device}"):
+            figures.append(bench_flow(rate_hz=rate, n_steps=steps, dilation=dilation, batch=batch,
+                                      train_batch=train_batch, repeats=repeats if not quick else 3, device=device))
+    main = figures[0]
+    if json_output:
+        payload = {
+            "n_parameters": main.n_parameters,
+            "forward_ms_per_cycle": main.forward_ms_per_cycle,
+            "localize_ms_per_cycle": main.localize_ms_per_cycle,
+            "train_step_ms_per_cycle": main.train_step_ms_per_cycle,
+            "threads": torch.get_num_threads(),
+            "flow": [f.as_dict() for f in figures],
+        }
+        typer.echo(json.dumps(payload))
+        return
+    out.print(_flow_table(figures, torch.get_num_threads()))
+
+
+def _flow_table(figures, threads: int):
+    from rich.table import Table
+
+    table = Table(title=f"MTS-Flow, ms per cycle ({figures[0].n_parameters:,} parameters, {threads} CPU threads)")
+    for column in ("setting", "operation", "robotwatch", "reference", "speed-up", "floor"):
+        table.add_column(column, justify="left" if column in ("setting", "operation") else "right")
+    for f in figures:
+        setting = f"{f.device}, {f.rate_hz:g} Hz, T={f.n_steps}"
+        rows = [
+            ("forward", f.forward_ms_per_cycle, f.reference_forward_ms_per_cycle, f"batch {f.batch}"),
+            ("forward + localization", f.localize_ms_per_cycle, f.reference_localize_ms_per_cycle, f"batch {f.batch}"),
+            ("training step", f.train_step_ms_per_cycle, f.reference_train_step_ms_per_cycle, f"batch {f.train_batch}"),
+        ]
+        for (name, fast, ref, batch), key in zip(rows, FLOORS_100HZ, strict=True):
+            floor = ""
+            if f.device == "cpu" and f.rate_hz == 100.0:
+                ok = fast <= FLOORS_100HZ[key]
+                floor = f"[{'green' if ok else 'red'}]≤ {FLOORS_100HZ[key]:.0f}[/]"
+            table.add_row(setting, f"{name} ({batch})", f"{fast:.1f}", f"{ref:.1f}", f"{ref / fast:.2f}×", floor)
+            setting = ""
+    table.caption = (f"max relative score difference to the reference: "
+                     f"{max(f.max_score_rel_diff for f in figures):.1e}")
+    return table
