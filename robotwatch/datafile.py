@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from os import PathLike
 from pathlib import Path
 
@@ -66,3 +66,23 @@ def check_finite(cycle: Cycle, path: str | PathLike[str]) -> str | None:
     names = [cycle.signal_names[i] for i in np.flatnonzero(bad.any(0))]
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     return f"{path}: cycle {cycle.sample} has NaN/inf values in {shown}"
+
+
+def scorable_batches(
+    cycles: Iterable[Cycle], path: str | PathLike[str], batch_size: int, skipped: list[tuple[int, str]]
+) -> Iterator[list[Cycle]]:
+    """Batches of the cycles that can be scored; the others go to `skipped` with the reason."""
+    batch: list[Cycle] = []
+    for cycle in cycles:
+        problem = check_finite(cycle, path)
+        if problem is None and cycle.n_steps < 2:
+            problem = f"{path}: cycle {cycle.sample} has {cycle.n_steps} step(s)"
+        if problem:
+            skipped.append((cycle.sample, problem))
+            continue
+        batch.append(cycle)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -18,7 +18,7 @@ from replay import Cycle, VorausFile
 from replay.reader import Part
 from replay.simulator import truth_path
 from robotwatch.artifact import TrainedModel
-from robotwatch.datafile import DataError, check_finite, divider_for
+from robotwatch.datafile import DataError, divider_for, scorable_batches
 from robotwatch.localization import Event, find_events
 from robotwatch.scoring import Scorer
 
@@ -61,9 +61,8 @@ def score_file(
     scorer = Scorer(model, device=device)
     rows: list[dict[str, object]] = []
     scored = FileScores(results=pd.DataFrame())
-    batch: list[Cycle] = []
 
-    def flush() -> None:
+    def score_batch(batch: list[Cycle]) -> None:
         raw = [c.signals for c in batch]
         scores = scorer.score(raw)
         flagged = scores > scorer.threshold
@@ -99,21 +98,10 @@ def score_file(
             })
             if on_cycle is not None:
                 on_cycle()
-        batch.clear()
 
-    for cycle in VorausFile(path, signals=model.card.signals).cycles(part, divider=divider):
-        problem = check_finite(cycle, path)
-        if problem:
-            scored.skipped.append((cycle.sample, problem))
-            continue
-        if cycle.n_steps < 2:
-            scored.skipped.append((cycle.sample, f"{path}: cycle {cycle.sample} has {cycle.n_steps} step(s)"))
-            continue
-        batch.append(cycle)
-        if len(batch) == batch_size:
-            flush()
-    if batch:
-        flush()
+    cycles = VorausFile(path, signals=model.card.signals).cycles(part, divider=divider)
+    for batch in scorable_batches(cycles, path, batch_size, scored.skipped):
+        score_batch(batch)
     if not rows:
         raise DataError(f"{path}: no {part} cycles could be scored")
     scored.results = _with_truth(pd.DataFrame(rows), truth_path(path))

@@ -29,8 +29,7 @@ def evaluate(
     signals: Annotated[str, typer.Option(help="signal group when training or fitting here")] = "machine",
     seed: Annotated[int, typer.Option(help="first seed when training here")] = 177,
 ) -> None:
-    """AUROC per anomaly category against all normal test cycles (voraus-AD protocol), the mean
-    over the 12, and the localization error where the data has ground truth."""
+    """AUROC per anomaly category against all normal test cycles (voraus-AD protocol), their mean, and the localization error where the data has ground truth."""
     from replay.schema import signal_group
     from robotwatch.evaluation import (
         aggregate_runs,

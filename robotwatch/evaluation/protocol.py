@@ -12,7 +12,7 @@ import pandas as pd
 
 from replay.schema import Category
 from robotwatch.artifact import TrainedModel
-from robotwatch.datafile import check_finite, iter_cycles
+from robotwatch.datafile import iter_cycles, scorable_batches
 from robotwatch.evaluation.report import CycleView, top_signal, typical_examples
 from robotwatch.file_scoring import FileScores, score_file
 from robotwatch.fitting import training_cycles
@@ -68,25 +68,11 @@ def evaluate_baseline(
     del train
     rows: list[dict[str, object]] = []
     skipped: list[tuple[int, str]] = []
-    batch: list = []
-
-    def flush() -> None:
+    for batch in scorable_batches(iter_cycles(data, signals, rate_hz, part="test"), data, batch_size, skipped):
         x, _, _ = pad_batch([normalizer.transform(c.signals) for c in batch], length)
         for cycle, score in zip(batch, baseline.score(x.numpy()), strict=True):
             rows.append({"sample": cycle.sample, "category": cycle.category, "setting": cycle.setting,
                          "anomaly": cycle.anomaly, "score": float(score)})
-        batch.clear()
-
-    for cycle in iter_cycles(data, signals, rate_hz, part="test"):
-        problem = check_finite(cycle, data)
-        if problem:
-            skipped.append((cycle.sample, problem))
-            continue
-        batch.append(cycle)
-        if len(batch) == batch_size:
-            flush()
-    if batch:
-        flush()
     return MethodResult(METHOD_NAMES[name], pd.DataFrame(rows), skipped)
 
 
