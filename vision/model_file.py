@@ -70,17 +70,17 @@ def _check_safetensors(path: Path) -> None:
             head = f.read(9)
     except OSError as exc:
         raise ModelFileError(path, f"cannot read model file ({exc})") from exc
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+    if len(head) == 9:
+        (header_len,) = struct.unpack("<Q", head[:8])
+        if header_len <= min(_MAX_HEADER, path.stat().st_size - 8) and head[8:9] == b"{":
+            return
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch.save's zip, or a raw pickle
         raise ModelFileError(
             path,
             "this is a pickle (e.g. written by torch.save), not a robotwatch vision model; "
             "it is refused because loading a pickle can execute code",
         )
-    if len(head) < 9:
-        raise ModelFileError(path, "not a robotwatch vision model file (too short)")
-    (header_len,) = struct.unpack("<Q", head[:8])
-    if header_len > min(_MAX_HEADER, path.stat().st_size - 8) or head[8:9] != b"{":
-        raise ModelFileError(path, "not a robotwatch vision model file (no safetensors header)")
+    raise ModelFileError(path, "not a robotwatch vision model file (no safetensors header)")
 
 
 def read_meta(path: Path) -> ModelMeta:

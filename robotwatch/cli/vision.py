@@ -41,18 +41,21 @@ def _user_errors() -> Iterator[None]:
     from vision.backbone import BackboneError
     from vision.datasets import DatasetError
     from vision.deploy import FrameError
+    from vision.engine.trainer import TrainingError
     from vision.model_file import ModelFileError
 
     try:
         yield
-    except (
-        DatasetError,
-        ModelFileError,
-        BackboneError,
-        FrameError,
-        ValidationError,
-        FileNotFoundError,
-    ) as exc:
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+            if e["loc"]
+            else e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        console.print(f"[bold red]error:[/] invalid settings: {problems}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except (DatasetError, ModelFileError, BackboneError, FrameError, TrainingError, FileNotFoundError) as exc:
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
 
@@ -198,11 +201,11 @@ def score(
         for i, path in enumerate(images):
             try:
                 frame = scorer.decode(path.read_bytes())
-            except FrameError as exc:
-                console.print(f"[bold red]{path}:[/] {exc}")
+                (result,) = scorer.score([frame])
+            except FrameError as exc:  # as the stream would dead-letter it: say why, go on
+                console.print(f"[bold red]{path}:[/] {exc}", soft_wrap=True)
                 failed += 1
                 continue
-            (result,) = scorer.score([frame])
             if maps is not None:
                 save_map_png(
                     result.anomaly_map,

@@ -4,39 +4,25 @@ model per method, both made through the real CLI once per session."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from robotwatch.cli.main import app
 
 SIZE = 128  # frames and model input; CS-Flow needs a multiple of 4 × 32
 # Small but real: each method trains end to end and must beat chance by a wide margin.
+_AST = "--method ast --epochs 8 --set teacher_hidden=32 --set student_hidden=64 --set student_blocks=2"
 TINY = {
-    "csflow": ["--epochs", "8", "--set", "hidden=64", "--set", "batch_size=8"],
-    "ast": [
-        "--epochs",
-        "8",
-        "--set",
-        "teacher_hidden=32",
-        "--set",
-        "student_hidden=64",
-        "--set",
-        "student_blocks=2",
-    ],
-    "differnet": [
-        "--epochs",
-        "4",
-        "--set",
-        "hidden=256",
-        "--set",
-        "train_transforms=2",
-        "--set",
-        "test_transforms=4",
-        "--set",
-        "batch_size=8",
-    ],
+    "csflow": "--method csflow --epochs 8 --set hidden=64 --set batch_size=8",
+    "ast": _AST,
+    # AST on the depth maps the synthetic camera writes: depth input and foreground mask
+    "ast_depth": f"{_AST} --set use_depth=true --set foreground_mask=true",
+    "differnet": "--method differnet --epochs 4 --set hidden=256 --set train_transforms=2 "
+    "--set test_transforms=4 --set batch_size=8",
 }
 
 
@@ -52,9 +38,19 @@ def cli():
     return run_cli
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models are many small ops: one thread is as fast, and on a busy 2-core machine
+    two threads wait on each other's barriers (10-50× slower when another job runs)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def cell(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """24 normal training frames, 8 normal and 3 of each defect type for testing, 128 px."""
+    """24 normal training frames, 6 normal and 3 of each defect type for testing, 128 px."""
     root = tmp_path_factory.mktemp("cell")
     run_cli(
         "simulate",
@@ -74,50 +70,39 @@ def cell(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(cell: Path, tmp_path_factory: pytest.TempPathFactory):
-    """method → model file, trained by `robotwatch vision train` on the tiny cell dataset."""
+    """variant → model file, trained by `robotwatch vision train` on the tiny cell dataset."""
     models: dict[str, Path] = {}
 
-    def get(method: str) -> Path:
-        if method not in models:
-            path = tmp_path_factory.mktemp("models") / f"{method}.safetensors"
-            run_cli(
-                "train",
-                str(cell),
-                "--method",
-                method,
-                "--out",
-                str(path),
-                "--image-size",
-                str(SIZE),
-                "--device",
-                "cpu",
-                *TINY[method],
-            )
-            models[method] = path
-        return models[method]
+    def get(variant: str) -> Path:
+        if variant not in models:
+            path = tmp_path_factory.mktemp("models") / f"{variant}.safetensors"
+            args = ["train", str(cell), "--out", str(path), "--image-size", str(SIZE), "--device", "cpu"]
+            run_cli(*args, *shlex.split(TINY[variant]))
+            models[variant] = path
+        return models[variant]
 
     return get
 
 
 @pytest.fixture(scope="session")
 def evaluated(cell: Path, trained, tmp_path_factory: pytest.TempPathFactory):
-    """method → (metrics dict from `evaluate --json`, report folder)."""
+    """variant → (metrics dict from `evaluate --json`, report folder)."""
     results: dict[str, tuple[dict, Path]] = {}
 
-    def get(method: str) -> tuple[dict, Path]:
-        if method not in results:
-            report = tmp_path_factory.mktemp("report") / method
-            output = run_cli(
+    def get(variant: str) -> tuple[dict, Path]:
+        if variant not in results:
+            report = tmp_path_factory.mktemp("report") / variant
+            args = [
                 "evaluate",
-                str(trained(method)),
+                str(trained(variant)),
                 str(cell),
                 "--json",
                 "--report",
                 str(report),
                 "--device",
                 "cpu",
-            )
-            results[method] = (json.loads(output), report)
-        return results[method]
+            ]
+            results[variant] = (json.loads(run_cli(*args)), report)
+        return results[variant]
 
     return get

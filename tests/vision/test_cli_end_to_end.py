@@ -14,21 +14,29 @@ from vision.model_file import read_meta
 from vision.simulate import DEFECTS
 
 # Image AUROC a tiny model must reach on the tiny cell set; chance is 0.5.
-FLOOR = {"csflow": 0.75, "ast": 0.75, "differnet": 0.65}
+FLOOR = {"csflow": 0.75, "ast": 0.75, "ast_depth": 0.75, "differnet": 0.65}
 
 
-@pytest.mark.parametrize("method", ["csflow", "ast", "differnet"])
-def test_train_and_evaluate(method: str, trained, evaluated) -> None:
-    meta = read_meta(trained(method))
+@pytest.mark.parametrize("variant", ["csflow", "ast", "ast_depth", "differnet"])
+def test_train_and_evaluate(variant: str, trained, evaluated) -> None:
+    method = variant.split("_")[0]
+    meta = read_meta(trained(variant))
     assert meta.config.method == method and meta.frame_size == (128, 128)
+    if variant == "ast_depth":
+        assert meta.config.use_depth and meta.config.foreground_mask
     assert meta.thresholds.n_normal == 4  # 15 % of the 24 normal training images, held out
     for stage, loss in meta.training.final_loss.items():
         assert loss == loss, f"{stage} loss is NaN"
 
-    metrics, report = evaluated(method)
+    metrics, report = evaluated(variant)
     assert set(metrics["auroc_by_defect"]) == set(DEFECTS)
-    assert metrics["image_auroc"] >= FLOOR[method], metrics
-    assert metrics["pixel_auroc"] > 0.6, metrics
+    assert metrics["image_auroc"] >= FLOOR[variant], metrics
+    if method == "differnet":
+        # Gradient maps after 4 epochs at 128 px find large defects only; a map rotated back
+        # the wrong way would miss even the missing label.
+        assert metrics["auroc_by_defect"]["missing_label"]["pixel_auroc"] > 0.7, metrics
+    else:
+        assert metrics["pixel_auroc"] > 0.75, metrics
     for name in ("roc.png", "histogram.png"):
         assert Image.open(report / name).size[0] > 200
     overlays = list((report / "overlays").glob("*.png"))
@@ -65,5 +73,10 @@ def test_user_errors_are_one_line_not_a_traceback(tmp_path: Path) -> None:
     pickle_file.write_bytes(b"\x80\x04K\x01.")
     result = runner.invoke(app, ["vision", "evaluate", str(pickle_file), str(tmp_path)])
     assert result.exit_code == 2 and "refused because loading a pickle can execute code" in result.output
-    result = runner.invoke(app, ["vision", "train", str(tmp_path), "--out", "m", "--image-size", "100"])
-    assert result.exit_code == 2 and "not a multiple of 128" in result.output.replace("\n", " ")
+    result = runner.invoke(app, ["vision", "train", str(tmp_path), "--out", "m", "--image-size", "160"])
+    assert (
+        result.exit_code == 2
+        and "invalid settings: image_size 160 must be a multiple of 128" in result.output
+    )
+    result = runner.invoke(app, ["vision", "train", str(tmp_path), "--out", "m", "--set", "hiden=3"])
+    assert result.exit_code == 2 and "hiden: Extra inputs are not permitted" in result.output

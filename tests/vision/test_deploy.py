@@ -84,6 +84,7 @@ def test_scorer_scores_a_batch_of_encoded_frames(trained, cell: Path, tmp_path: 
     results = scorer.score(frames)
     assert len(results) == 4
     for result in results:
+        assert result.model_id == scorer.model_id and result.model_id.startswith("csflow-")
         assert result.anomaly_map.shape == (128, 128)
         assert result.anomalous == (result.score > result.threshold)
         loc = result.localization

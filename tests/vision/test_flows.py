@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from vision.csflow.subnet import CrossConvolutions
-from vision.flows import AffineCoupling, negative_log_likelihood, soft_clamp
+from vision.flows import ActNorm, AffineCoupling, negative_log_likelihood, soft_clamp
 from vision.flows.coupling import glow_flow
 
 
@@ -116,3 +116,19 @@ def test_nll_per_dimension_of_standard_normal_data_under_the_identity() -> None:
     masked = negative_log_likelihood([zmap], [torch.zeros(2, 3, 3, dtype=torch.double)], weights)
     expected = 0.5 * (zmap[:, :, 0, 0] ** 2).sum() / 8
     assert torch.isclose(masked, expected)
+
+
+def test_actnorm_standardizes_the_first_batch_and_then_stays_fixed() -> None:
+    norm = ActNorm([3])
+    x = torch.randn(64, 3, 4, 4) * torch.tensor([5.0, 0.5, 2.0]).view(1, 3, 1, 1) + 7
+    (y,), (logdet,) = norm([x])
+    assert torch.allclose(y.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(y.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-3)
+    assert logdet.shape == (64, 4, 4)
+    assert torch.allclose(logdet[0, 0, 0], -x.transpose(0, 1).reshape(3, -1).std(1).log().sum(), atol=1e-4)
+    (y2,), _ = norm([x * 10])  # later batches do not re-initialise it
+    assert torch.allclose(
+        y2, (x * 10 - norm.shift[0].view(1, 3, 1, 1)) / norm.log_scale[0].exp().view(1, 3, 1, 1)
+    )
+    assert torch.allclose(norm.inverse([y])[0], x, atol=1e-4)
+    assert bool(ActNorm([3]).state_dict()["initialized"]) is False and bool(norm.state_dict()["initialized"])

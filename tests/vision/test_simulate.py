@@ -60,7 +60,8 @@ def test_each_defect_changes_the_frame_where_its_mask_says(defect: str, pose: st
         assert not before.mask.any()
         changed = np.abs(after.rgb.astype(int) - before.rgb.astype(int)).max(axis=-1) > 40
         near_mask = binary_dilation(after.mask, iterations=3)
-        assert 0.0005 < after.mask.mean() < 0.25, f"mask covers {after.mask.mean():.2%}"
+        largest = 0.45 if defect == "misplaced" else 0.25  # where the can is and where it belongs
+        assert 0.0005 < after.mask.mean() < largest, f"mask covers {after.mask.mean():.2%}"
         # Shadows of moved or added things may fall outside the mask; little else may.
         assert changed[near_mask].sum() >= 0.7 * changed.sum(), f"#{i}: changes outside the mask"
         assert changed[after.mask].mean() > 0.2, f"#{i}: the mask marks pixels that did not change"

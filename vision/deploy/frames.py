@@ -14,6 +14,12 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 FORMATS = ("PNG", "JPEG")
+_SIGNATURES = {
+    b"\x89PNG": "PNG",
+    b"\xff\xd8\xff\xe0": "JPEG",
+    b"\xff\xd8\xff\xe1": "JPEG",
+    b"\xff\xd8\xff\xdb": "JPEG",
+}
 MAX_BYTES = 32 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 
@@ -40,6 +46,9 @@ def decode_frame(
     try:
         img = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError) as exc:
+        claimed = _SIGNATURES.get(data[:4])
+        if claimed:  # the bytes start like an image but break off or are damaged
+            raise FrameError(f"corrupt image: {claimed} data cannot be decoded ({exc})") from exc
         raise FrameError(f"corrupt image: not a PNG or JPEG ({exc})") from exc
     with img:
         if img.format not in FORMATS:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from vision.backbone import file_sha256
-from vision.deploy.frames import decode_frame
+from vision.deploy.frames import FrameError, decode_frame
 from vision.deploy.results import FrameResult, Localization
 from vision.model_file import load_model
 from vision.transforms import resize
@@ -71,7 +71,8 @@ class FrameScorer:
                     for d in depths
                 ]
             )
-        self.detector.check_depth(depth)
+        if self.detector.needs_depth and depth is None:
+            raise FrameError("no depth map: this model was trained with depth and needs one per frame")
         with torch.no_grad():
             pred = self.detector(images, depth)
         t = self.meta.thresholds

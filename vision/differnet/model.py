@@ -77,7 +77,7 @@ class DifferNet(Detector):
     def loss(self, embedding: Embedding, stage: str) -> Tensor:
         return differnet_loss(self.flow, embedding["features"])
 
-    def test_angles(self) -> Tensor:
+    def eval_angles(self) -> Tensor:
         """The fixed test-time rotations: evenly spaced over the training range."""
         c = self.config
         n = c.test_transforms if c.rotation else 1
@@ -87,7 +87,7 @@ class DifferNet(Detector):
 
     def forward(self, images: Tensor, depth: Tensor | None = None) -> Prediction:
         scores, maps = [], []
-        for angle in self.test_angles().tolist():
+        for angle in self.eval_angles().tolist():
             # The map needs the input gradient, so grad is on even when the caller scores under no_grad.
             with torch.enable_grad():
                 turned = rotate(images, images.new_full((len(images),), angle)).requires_grad_(True)

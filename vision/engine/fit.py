@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from vision.config import MethodConfig
-from vision.datasets import ImageFolderDataset, Sample, frame_size, scan_split
+from vision.datasets import DatasetError, ImageFolderDataset, Sample, frame_size, scan_split
 from vision.detector import Detector
 from vision.engine.device import resolve_device
 from vision.engine.thresholds import calibrate
@@ -44,7 +45,12 @@ def fit(
     """Train on `data_dir/train/good` minus a held-out part, and calibrate the thresholds on that part."""
     start = time.perf_counter()
     samples = scan_split(Path(data_dir), "train")
+    if len(samples) < 2:
+        raise DatasetError(
+            Path(data_dir) / "train" / "good", "need at least 2 normal images (some are held out)"
+        )
     fit_samples, held_out = split_holdout(samples, holdout, seed)
+    torch.manual_seed(seed)  # the initial weights come from the seed too
     detector = build_detector(config, backbone_weights).to(resolve_device(device))
     with_depth = detector.needs_depth
     logs = train(
