@@ -23,6 +23,8 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from vision.transforms import resize
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 GOOD = "good"
 
@@ -106,10 +108,9 @@ def read_image(path: Path) -> Image.Image:
 
 
 def image_to_tensor(img: Image.Image, size: int) -> Tensor:
-    """(3, size, size) float in [0, 1]; PIL's resampling antialiases when shrinking."""
-    if img.size != (size, size):
-        img = img.resize((size, size), Image.Resampling.BILINEAR)
-    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+    """(3, size, size) float in [0, 1], resized exactly as the stream's frames are (`transforms.resize`)."""
+    x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    return resize(x[None], size)[0].contiguous()
 
 
 def read_mask(path: Path, size: int) -> Tensor:

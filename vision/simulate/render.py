@@ -195,66 +195,63 @@ def _object_alpha(xx, yy, obj, size: int) -> tuple[np.ndarray, np.ndarray]:
     return _soft(np.abs(rho - 0.4 * length) - 0.05 * length) * span, np.ones(xx.shape, np.float32)
 
 
+def _table_depth(y_fraction):
+    """Distance from the camera to the table at an image row (fraction of the frame): the top is farther."""
+    return 0.65 + 0.35 * (1 - y_fraction)
+
+
+def _draw_table(scene: Scene, table: np.ndarray, xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
+    """The table, the target ring (place pose) and the shadows of the can and of any object."""
+    s, r = scene.size, scene.radius * scene.size
+    light_x = math.sin(scene.light)
+    img = TABLE[None, None] * (1 + table[..., None]) * (0.92 + 0.16 * light_x * (xx / s - 0.5))[..., None]
+    if scene.pose == "place":
+        ncx, nyb = scene.nominal_cx * s, scene.nominal_base_y * s
+        outer = _ellipse(xx, yy, ncx, nyb, 1.5 * r, 1.5 * ELLIPSE * r)
+        ring = outer - _ellipse(xx, yy, ncx, nyb, 1.38 * r, 1.38 * ELLIPSE * r)
+        img = img * (1 - ring[..., None]) + ring[..., None] * TARGET * (1 + table[..., None])
+        shadow_y, shadow_strength = scene.base_y * s + 0.1 * r, 0.45
+    else:  # the can hangs above the table: a fainter shadow further down
+        shadow_y, shadow_strength = (scene.nominal_base_y + 0.15) * s, 0.25
+    dx, dy = (xx - scene.cx * s + 0.6 * r * light_x) / (1.3 * r), (yy - shadow_y) / (0.5 * r)
+    img = img * (1 - shadow_strength * np.exp(-(dx**2) - dy**2))[..., None]
+    k = s / 384
+    for obj in scene.objects:
+        alpha, _ = _object_alpha(xx - 3 * k, yy - 3 * k, obj, s)
+        img = img * (1 - 0.35 * alpha)[..., None]
+    return img.astype(np.float32)
+
+
+def _gripper(scene: Scene, can: _Can, xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
+    """Coverage of the gripper (pick pose): a palm above the can and two fingers at its sides."""
+    s, r = scene.size, scene.radius * scene.size
+    palm_y = (scene.nominal_base_y - scene.height) * s - 0.2 * r
+    palm = _soft(np.maximum(np.abs(xx - scene.nominal_cx * s) - 1.5 * r, yy - palm_y))
+    finger_rows = np.maximum(palm_y - yy, yy - palm_y - 0.55 * scene.height * s)
+    fingers = [
+        _soft(np.maximum(np.abs(xx - (can.cx + side * 1.08 * r)) - 0.16 * r, finger_rows)) for side in (-1, 1)
+    ]
+    return np.maximum(palm, np.maximum(*fingers))
+
+
 def render(scene: Scene, table: np.ndarray, rng: np.random.Generator) -> Frame:
     s = scene.size
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
-    k = s / 384
-    table_depth = 0.65 + 0.35 * (1 - yy / s)
-    depth = table_depth.copy()
-    light_x = math.sin(scene.light)
-    img = (
-        TABLE[None, None] * (1 + table[..., None]) * (0.92 + 0.16 * light_x * (xx / s - 0.5))[..., None]
-    ).astype(np.float32)
-    r = scene.radius * s
-    if scene.pose == "place":
-        ncx, nyb = scene.nominal_cx * s, scene.nominal_base_y * s
-        ring = _ellipse(xx, yy, ncx, nyb, 1.5 * r, 1.5 * ELLIPSE * r) - _ellipse(
-            xx, yy, ncx, nyb, 1.38 * r, 1.38 * ELLIPSE * r
-        )
-        img = img * (1 - ring[..., None]) + ring[..., None] * TARGET * (1 + table[..., None])
-        shadow_y, shadow_strength = scene.base_y * s + 0.1 * r, 0.45
-    else:
-        shadow_y, shadow_strength = (scene.nominal_base_y + 0.15) * s, 0.25
-    shadow = np.exp(
-        -(((xx - scene.cx * s + 0.6 * r * light_x) / (1.3 * r)) ** 2) - ((yy - shadow_y) / (0.5 * r)) ** 2
-    )
-    img *= (1 - shadow_strength * shadow)[..., None]
-    for obj in scene.objects:  # an object's shadow falls on the table before anything covers it
-        alpha, _ = _object_alpha(xx - 3 * k, yy - 3 * k, obj, s)
-        img *= (1 - 0.35 * alpha)[..., None]
-
-    can, dent_mask, scratch_mask = _draw_can(
-        img, depth, xx, yy, scene, float(0.65 + 0.35 * (1 - scene.base_y))
-    )
+    depth = _table_depth(yy / s)
+    img = _draw_table(scene, table, xx, yy)
+    can, dent_mask, scratch_mask = _draw_can(img, depth, xx, yy, scene, float(_table_depth(scene.base_y)))
     visible = np.ones(xx.shape, np.float32)
     if scene.pose == "pick":
-        palm_y = (scene.nominal_base_y - scene.height) * s - 0.2 * r
-        gx = scene.nominal_cx * s
-        palm = _soft(np.maximum(np.abs(xx - gx) - 1.5 * r, yy - palm_y))
-        fingers = np.zeros_like(palm)
-        for side in (-1, 1):
-            fx = can.cx + side * (r + 0.08 * r)
-            fingers = np.maximum(
-                fingers,
-                _soft(
-                    np.maximum(
-                        np.abs(xx - fx) - 0.16 * r,
-                        np.maximum(palm_y - yy, yy - palm_y - 0.55 * scene.height * s),
-                    )
-                ),
-            )
-        grip = np.maximum(palm, fingers)
-        shade = 0.8 + 0.4 * np.cos((xx - gx) / (1.5 * r) * math.pi / 2) ** 2
+        grip = _gripper(scene, can, xx, yy)
+        shade = 0.8 + 0.4 * np.cos((xx - scene.nominal_cx * s) / (1.5 * scene.radius * s) * math.pi / 2) ** 2
         img = img * (1 - grip[..., None]) + grip[..., None] * GRIPPER * shade[..., None]
         depth = depth * (1 - grip) + grip * 0.40
         visible *= 1 - grip
     object_mask = np.zeros(xx.shape, bool)
     for obj in scene.objects:
         alpha, pattern = _object_alpha(xx, yy, obj, s)
-        img = (
-            img * (1 - alpha[..., None])
-            + alpha[..., None] * np.asarray(obj.color, np.float32) * pattern[..., None]
-        )
+        color = np.asarray(obj.color, np.float32) * pattern[..., None]
+        img = img * (1 - alpha[..., None]) + alpha[..., None] * color
         depth = depth - alpha * 0.015
         visible *= 1 - alpha
         object_mask |= alpha > 0.5
@@ -267,6 +264,7 @@ def render(scene: Scene, table: np.ndarray, rng: np.random.Generator) -> Frame:
         # Where the can is and where it belongs: both look wrong (the MVTec convention).
         mask |= ((can.silhouette > 0.5) | (nominal.silhouette > 0.5)) & (visible > 0.5)
 
+    k = s / 384
     img = img * scene.gain * np.asarray(scene.white, np.float32)
     if scene.blur > 0:
         img = gaussian_filter(img, sigma=(scene.blur * k, scene.blur * k, 0))
