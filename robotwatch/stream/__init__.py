@@ -1,0 +1,1 @@
+"""The streaming pipeline: signal frames, cycle assembly, scoring, verdicts and Kafka delivery."""
