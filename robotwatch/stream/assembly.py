@@ -14,6 +14,7 @@ anchor rebuilds exactly the same cycle, which is what makes restarts and rebalan
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -161,7 +162,7 @@ class RobotAssembler:
                 starts = [0, *starts]
         closed: list[AssembledCycle] = []
         bounds = [0, *[s for s in starts if s > 0], len(seqs)]
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        for lo, hi in itertools.pairwise(bounds):
             if lo in starts:
                 if self.current is not None:
                     closed.append(self._close(incomplete=False))

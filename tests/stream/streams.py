@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from robotwatch.stream.frames import DEFAULT_SIGNAL_LIST_ID, SignalFrame
@@ -32,7 +34,7 @@ def frames_of(steps: dict, cuts: list[int], with_counter: bool, flag_starts: boo
         bounds |= set(np.flatnonzero(steps["start"]).tolist())
     bounds = sorted(b for b in bounds if 0 <= b <= len(steps["seq"]))
     frames = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         frames.append(SignalFrame(
             signal_list_id=DEFAULT_SIGNAL_LIST_ID, sample_rate_hz=500.0, seq=int(steps["seq"][lo]),
             time_ns=int(steps["seq"][lo]) * 2_000_000, cycle=int(steps["counter"][lo]) if with_counter else None,

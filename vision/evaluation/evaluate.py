@@ -38,7 +38,8 @@ class EvaluationResult(BaseModel):
 
 
 class TestScores:
-    """Everything needed for metrics and plots, held as arrays (maps as float16 to halve memory)."""
+    """Everything needed for metrics and plots, held as arrays. Maps stay float32: float16 keeps
+    three significant digits, and neighbouring pixels of a smooth map would tie."""
 
     def __init__(
         self,
@@ -64,13 +65,13 @@ def score_test_set(detector: Detector, data_dir: Path, batch_size: int = 4) -> T
     dataset = ImageFolderDataset(samples, detector.config.image_size, detector.needs_depth)
     n, size = len(samples), detector.config.image_size
     scores = np.empty(n, np.float32)
-    maps = np.empty((n, size, size), np.float16)
+    maps = np.empty((n, size, size), np.float32)
     masks = np.empty((n, size, size), bool)
     has_mask = np.empty(n, bool)
     for batch, pred in predict_batches(detector, dataset, batch_size):
         idx = batch["index"].numpy()
         scores[idx] = pred.score.numpy()
-        maps[idx] = pred.anomaly_map.numpy().astype(np.float16)
+        maps[idx] = pred.anomaly_map.numpy()
         masks[idx] = batch["mask"][:, 0].numpy()
         has_mask[idx] = batch["has_mask"].numpy()
     return TestScores(samples, scores, maps, masks, has_mask)
@@ -80,7 +81,7 @@ def _pixel_auroc(ts: TestScores, select: np.ndarray) -> float | None:
     select = select & ts.has_mask
     if not (select & ts.labels).any():
         return None
-    return auroc(ts.maps[select].astype(np.float32), ts.masks[select])
+    return auroc(ts.maps[select], ts.masks[select])
 
 
 def compute_metrics(

@@ -59,7 +59,7 @@ def plot_overlay(ts: TestScores, index: int, vmax: float, path: Path) -> None:
         left.contour(ts.masks[index], levels=[0.5], colors="lime", linewidths=1)
     left.set_title(f"{sample.defect}/{sample.image.name}", fontsize=9)
     right.imshow(image)
-    right.imshow(ts.maps[index].astype(np.float32), cmap="jet", alpha=0.5, vmin=0, vmax=vmax)
+    right.imshow(ts.maps[index], cmap="jet", alpha=0.5, vmin=0, vmax=vmax)
     right.set_title(f"score {ts.scores[index]:.3g}", fontsize=9)
     for ax in (left, right):
         ax.axis("off")
@@ -74,7 +74,7 @@ def write_report(ts: TestScores, result: EvaluationResult, out: Path, per_defect
     plot_histogram(ts, result, out / "histogram.png")
     # One colour scale for all overlays, so that maps can be compared across images.
     vmax = (
-        float(np.percentile(ts.maps[~ts.labels].astype(np.float32), 99.9)) * 2 if (~ts.labels).any() else None
+        float(np.percentile(ts.maps[~ts.labels], 99.9)) * 2 if (~ts.labels).any() else None
     )
     for defect in result.auroc_by_defect:
         for i in np.flatnonzero(ts.defects == defect)[:per_defect]:
