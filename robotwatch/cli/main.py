@@ -44,3 +44,9 @@ app.command()(bench)
 from robotwatch.cli.vision import app as vision_app  # noqa: E402
 
 app.add_typer(vision_app, name="vision")
+
+from robotwatch.cli.replay import replay  # noqa: E402
+from robotwatch.cli.serve import serve  # noqa: E402
+
+app.command()(serve)
+app.command()(replay)

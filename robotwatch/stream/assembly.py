@@ -40,6 +40,7 @@ class AssembledCycle:
     repeated_steps: int = 0
     truncated: bool = False
     incomplete: bool = False
+    closed_at: float = 0.0  # monotonic clock when it closed; the start of the verdict latency
 
     @property
     def flags(self) -> dict[str, bool]:
@@ -107,17 +108,22 @@ class RobotAssembler:
         if end <= self.next_seq:  # entirely seen (a retry) or too late to place
             self._count_repeat(frame.n_steps)
             return []
+        if frame.seq > self.next_seq and frame.cycle_start and not self.pending:
+            # The controller says a cycle starts here: the steps skipped were between cycles
+            # (a pause, or a replay of selected cycles), nothing to wait for.
+            self.next_seq = frame.seq
         if frame.seq > self.next_seq:  # a gap, or an early frame: hold it briefly
             self.pending[frame.seq] = (frame, offset)
             return self._release(force=len(self.pending) > self.limits.reorder_frames)
         closed = self._take(frame, offset)
         return closed + self._release(force=False)
 
-    def close_idle(self) -> list[AssembledCycle]:
-        """The robot went quiet: release what is held back and close the open cycle as incomplete."""
+    def close_idle(self, incomplete: bool = True) -> list[AssembledCycle]:
+        """The robot went quiet: release what is held back and close the open cycle (as
+        incomplete, unless the caller knows the stream ended with it, as at a file's end)."""
         closed = self._release(force=True, drain=True)
         if self.current is not None:
-            closed.append(self._close(incomplete=True))
+            closed.append(self._close(incomplete=incomplete))
             self.synced = False  # the rest of that cycle, should it come, is not a cycle start
         return closed
 
@@ -134,17 +140,16 @@ class RobotAssembler:
             if first > self.next_seq and not force:  # type: ignore[operator]
                 break
             frame, offset = self.pending.pop(first)
-            if first > self.next_seq and self.current is not None:  # type: ignore[operator]
-                self.current.gap_steps += first - self.next_seq  # type: ignore[operator]
             if first + frame.n_steps > self.next_seq:  # type: ignore[operator]
-                closed += self._take(frame, offset, accept_gap=True)
+                closed += self._take(frame, offset, gap=max(0, first - self.next_seq))  # type: ignore[operator]
             else:
                 self._count_repeat(frame.n_steps)
             force = force and (drain or len(self.pending) > self.limits.reorder_frames)
         return closed
 
-    def _take(self, frame: SignalFrame, offset: int, accept_gap: bool = False) -> list[AssembledCycle]:
-        """Append the frame's new steps (those at or after next_seq) in order."""
+    def _take(self, frame: SignalFrame, offset: int, gap: int = 0) -> list[AssembledCycle]:
+        """Append the frame's new steps (those at or after next_seq) in order; `gap` steps
+        were lost just before it."""
         skip = max(0, self.next_seq - frame.seq)  # type: ignore[operator]
         if skip:
             self._count_repeat(skip)
@@ -160,6 +165,8 @@ class RobotAssembler:
             starts = np.flatnonzero(action < previous).tolist()
             if frame.cycle_start and skip == 0 and 0 not in starts:
                 starts = [0, *starts]
+        if gap and 0 not in starts and self.current is not None:
+            self.current.gap_steps += gap
         closed: list[AssembledCycle] = []
         bounds = [0, *[s for s in starts if s > 0], len(seqs)]
         for lo, hi in itertools.pairwise(bounds):
@@ -171,6 +178,8 @@ class RobotAssembler:
                 flagged = frame.cycle_start and lo == 0 and skip == 0
                 anchor = offset if (lo > 0 or flagged or self.last_offset < 0) else self.last_offset
                 self._open(frame, skip + lo, int(seqs[lo]), anchor)
+                if lo == 0 and gap and not flagged:  # the lost steps may have held this cycle's start
+                    self.current.gap_steps += gap  # type: ignore[union-attr]
             if self.synced:
                 self._append(frame, skip + lo, skip + hi, seqs[lo:hi])
             else:

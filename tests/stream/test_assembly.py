@@ -115,3 +115,13 @@ def test_rebuilding_from_the_anchor_gives_the_same_cycle(with_counter: bool) -> 
         cycles = [c for offset in range(anchor, len(frames)) for c in rebuilt.feed(frames[offset], offset)]
         cycles += rebuilt.close_idle()
         assert cycles[0].start_seq == open_start, f"stopped after frame {stop}"
+
+
+def test_a_flagged_cycle_start_after_skipped_steps_is_taken_at_once() -> None:
+    """A replay of selected cycles (or a paused controller) jumps in seq at a cycle start."""
+    steps = controller_steps(LENGTHS)
+    frames = frames_of(steps, list(range(10, 190, 10)), with_counter=True)
+    selected = [f for f in frames if f.cycle != 1]  # cycle 1 is skipped
+    cycles, robot = _assemble(selected)
+    assert [c.start_seq for c in cycles] == [1000, 1089]  # cycle 0 closes as soon as cycle 2 starts
+    assert all(c.gap_steps == 0 for c in cycles) and not robot.pending

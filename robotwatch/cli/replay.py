@@ -1,0 +1,113 @@
+"""`robotwatch replay`: a recorded voraus-AD file through the service's pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from robotwatch.cli.console import console, out, user_errors
+
+
+def replay(
+    data: Annotated[Path, typer.Argument(help="voraus-AD parquet file (real or simulated)")],
+    model: Annotated[Path | None, typer.Option(help="model file; without it a quick model is trained first")] = None,
+    speed: Annotated[float | None, typer.Option(help="real time x SPEED (default: as fast as possible in process, "
+                                                     "real time to Kafka)")] = None,
+    as_fast_as_possible: Annotated[bool, typer.Option("--as-fast-as-possible", help="no pacing")] = False,
+    robots: Annotated[int, typer.Option(help="play the file as this many robots at once")] = 1,
+    to_kafka: Annotated[str | None, typer.Option(help="publish frames to this Kafka instead (bootstrap servers)")] = None,
+    topic: Annotated[str, typer.Option(help="signal topic for --to-kafka")] = "robot.signals",
+    part: Annotated[str, typer.Option(help="cycles to play: test (voraus-AD test split), train or all")] = "test",
+    report: Annotated[Path | None, typer.Option(help="write the evaluation pictures here")] = None,
+    dashboard: Annotated[bool, typer.Option(help="live view while replaying")] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON summary")] = False,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = "auto",
+) -> None:
+    """Replay a recorded file: in process by default (a summary of what was found), or as
+    signal frames to Kafka for a running `robotwatch serve` (also the load generator)."""
+    if part not in ("test", "train", "all"):
+        raise typer.BadParameter("test, train or all", param_hint="--part")
+    if robots < 1:
+        raise typer.BadParameter("at least 1", param_hint="--robots")
+    pace = None if as_fast_as_possible else speed
+    with user_errors():
+        if to_kafka:
+            from replay.schema import SIGNALS
+            from robotwatch.artifact import load_model
+
+            signals = load_model(model).card.signals if model is not None else list(SIGNALS)
+            _publish(data, signals, to_kafka, topic, robots, None if as_fast_as_possible else (speed or 1.0), part)
+            return
+        trained = _model(data, model)
+        from robotwatch.stream.embedded import replay_embedded
+
+        result = _run_embedded(replay_embedded, trained, data, robots, pace, part, device,
+                               dashboard and not json_output and console.is_terminal)
+        from robotwatch.stream.summary import replay_summary
+
+        summary = replay_summary(result, data, trained)
+    if json_output:
+        typer.echo(json.dumps(summary.as_json()))
+    else:
+        for renderable in summary.renderables():
+            out.print(renderable)
+    if report is not None:
+        with user_errors(), console.status("writing the report"):
+            from robotwatch.evaluation.protocol import evaluate_model, example_views
+            from robotwatch.evaluation.report import write_report
+
+            offline = evaluate_model(trained, data, device)
+            index = write_report(report, {"MTS-Flow": offline.results}, thresholds={"MTS-Flow": trained.card.threshold},
+                                 cycles=example_views(trained, data, offline), tables=summary.tables(),
+                                 title=f"robotwatch replay of {data.name}")
+        console.print(f"[bold green]report[/] {index}")
+
+
+def _model(data: Path, model: Path | None):
+    from robotwatch.artifact import load_model
+
+    if model is not None:
+        return load_model(model)
+    from robotwatch.cli.train import run_training
+
+    out_path = data.with_name(f"{data.stem}.quick.rwmodel")
+    console.print(f"no --model: training a quick MTS-Flow (8 epochs at 50 Hz) on the training cycles of {data.name} "
+                  f"first; it is saved as {out_path}")
+    return run_training(data, out_path, epochs=8, batch_size=16, rate=50.0, signals="machine", seed=177,
+                        device="auto", learning_rate=8e-4)
+
+
+def _run_embedded(replay_embedded, trained, data: Path, robots: int, pace: float | None, part: str,
+                  device: str, live: bool):
+    from robotwatch.stream.dashboard import LiveView
+
+    view = LiveView(title=f"robotwatch replay · {data.name} · {robots} robot(s)")
+    if not live:
+        with console.status(f"replaying {data.name} through the pipeline"):
+            return replay_embedded(trained, data, robots=robots, speed=pace, part=part, device=device,  # type: ignore[arg-type]
+                                   on_verdicts=view.add)
+    from rich.live import Live
+
+    with Live(view.render(), console=console, refresh_per_second=4) as live_view:
+        def show(verdicts) -> None:
+            view.add(verdicts)
+            live_view.update(view.render())
+
+        return replay_embedded(trained, data, robots=robots, speed=pace, part=part, device=device,  # type: ignore[arg-type]
+                               on_verdicts=show)
+
+
+def _publish(data: Path, signals: list[str], bootstrap: str, topic: str, robots: int, speed: float | None,
+             part: str) -> None:
+    from robotwatch.stream.publisher import publish_file
+
+    pace = "as fast as possible" if speed is None else f"at {speed:g} x real time"
+    with console.status(f"publishing {data.name} as {robots} robot(s) to {topic} on {bootstrap}, {pace}"):
+        stats = asyncio.run(publish_file(data, signals, topic, {"bootstrap_servers": bootstrap}, robots=robots,
+                                         speed=speed, part=part))  # type: ignore[arg-type]
+    console.print(f"published {stats.frames} frames ({stats.bytes / 2**20:.1f} MiB) in {stats.seconds:.1f} s"
+                  + (f", at worst {stats.late_s:.2f} s behind schedule" if speed is not None else ""))

@@ -1,0 +1,77 @@
+"""`robotwatch serve`: the streaming service beside the robot controller."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from robotwatch.cli.console import console, user_errors
+
+
+def serve(
+    model: Annotated[Path | None, typer.Option(help="MTS-Flow model file (or `model` in the config)")] = None,
+    bootstrap_servers: Annotated[str | None, typer.Option(help="Kafka bootstrap servers, host:port[,...]")] = None,
+    signals_topic: Annotated[str | None, typer.Option(help="topic of the signal frames")] = None,
+    anomalies_topic: Annotated[str | None, typer.Option(help="topic the verdicts go to")] = None,
+    group: Annotated[str | None, typer.Option(help="consumer group; more instances = more throughput")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file with any of the settings")] = None,
+    create_topics: Annotated[bool | None, typer.Option("--create-topics/--no-create-topics",
+                                                       help="create missing topics")] = None,
+    dashboard: Annotated[bool, typer.Option(help="show a live view instead of logs")] = False,
+    http_port: Annotated[int | None, typer.Option(help="port of /metrics and /health (0 = off)")] = None,
+    device: Annotated[str | None, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = None,
+    localize: Annotated[str | None, typer.Option(help="localize events for all, anomalous or none of the cycles")] = None,
+) -> None:
+    """Consume signal frames from Kafka, score every pick-and-place cycle and publish one verdict per cycle.
+
+    Settings come from --config (TOML), ROBOTWATCH_* environment variables (nested with __,
+    e.g. ROBOTWATCH_KAFKA__SASL_MECHANISM) and these options, the latter winning.
+    """
+    from robotwatch.artifact import load_model
+    from robotwatch.stream.logs import setup_logging
+    from robotwatch.stream.service import Service
+    from robotwatch.stream.settings import load_settings
+
+    with user_errors():
+        kafka = {"bootstrap_servers": bootstrap_servers} if bootstrap_servers else None
+        settings = load_settings(config, model=model, kafka=kafka, signals_topic=signals_topic,
+                                 anomalies_topic=anomalies_topic, group=group, create_topics=create_topics,
+                                 http_port=http_port, device=device, localize=localize)
+        trained = load_model(settings.model)
+    setup_logging("text" if dashboard else settings.log_format)
+    service = Service(settings, trained)
+    console.print(f"robotwatch serve: model {trained.model_id} ({len(trained.card.signals)} signals at "
+                  f"{trained.card.sample_rate_hz:g} Hz), {settings.signals_topic} -> {settings.anomalies_topic} "
+                  f"on {settings.kafka.bootstrap_servers}, group {settings.group}")
+    asyncio.run(_run(service, dashboard))
+
+
+async def _run(service, dashboard: bool) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, service.stop)
+    view_task = asyncio.create_task(_live(service)) if dashboard else None
+    try:
+        await service.run()
+    finally:
+        if view_task is not None:
+            view_task.cancel()
+
+
+async def _live(service) -> None:
+    from rich.live import Live
+
+    from robotwatch.stream.dashboard import LiveView
+
+    view = LiveView(title=f"robotwatch serve · {service.settings.group}")
+    service.listeners.append(view.add)
+    with Live(view.render(), console=console, refresh_per_second=4, transient=False) as live:
+        while True:
+            await asyncio.sleep(0.5)
+            doc = service.health_document()
+            live.update(view.render({k: doc[k] for k in ("frames_per_s", "consumer_lag", "dead_letters",
+                                                         "broker_connected")}))

@@ -1,0 +1,317 @@
+"""`robotwatch serve`: consume signal frames, publish one verdict per cycle (DESIGN §2-§6).
+
+Three tasks share one event loop: the consumer (decode, assemble), the scorer (batches of
+closed cycles on the model's device, in a worker thread so the loop never blocks) and the
+housekeeper (idle cycles, commits, lag). Delivery is at-least-once: auto-commit is off and
+a partition's offset is committed only up to the anchor of its oldest cycle that is still
+open or whose verdict the broker has not acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from robotwatch.artifact import TrainedModel
+from robotwatch.stream.assembly import AssembledCycle
+from robotwatch.stream.delivery import Outbox
+from robotwatch.stream.frames import FrameError
+from robotwatch.stream.metrics import Health, ServiceMetrics, serve_http
+from robotwatch.stream.offsets import OffsetTracker
+from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
+from robotwatch.stream.settings import ServeSettings
+from robotwatch.stream.topics import ensure_topics
+from robotwatch.stream.verdicts import Verdict
+
+log = logging.getLogger("robotwatch.serve")
+
+
+@dataclass
+class _Closed:
+    cycle: AssembledCycle
+    token: int
+
+
+class Service:
+    def __init__(self, settings: ServeSettings, model: TrainedModel) -> None:
+        self.settings = settings
+        self.model = model
+        self.pipeline = CyclePipeline(
+            model, PipelineSettings(settings.localize, settings.idle_close_s, settings.forget_s), settings.device)
+        self.tracker = OffsetTracker()
+        self.metrics = ServiceMetrics()
+        self.health = Health()
+        self.listeners: list[Callable[[list[Verdict]], None]] = []  # e.g. the live view
+        self._queue: asyncio.Queue[_Closed] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="robotwatch-score")
+        self._stop = asyncio.Event()
+        self._lag: dict[TopicPartition, int] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+        self.outbox: Outbox | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def health_document(self) -> dict[str, object]:
+        return self.health.document(sum(self._lag.values()), self.tracker.in_flight(), len(self.pipeline.robots))
+
+    async def run(self) -> None:
+        """Run until stop(); then finish what is in hand, commit and leave the group."""
+        s = self.settings
+        http = await serve_http(s.http_host, s.http_port, self.metrics, self.health_document) if s.http_port else None
+        try:
+            if not await self._connect():
+                return
+            tasks = [asyncio.create_task(self._consume(), name="consume"),
+                     asyncio.create_task(self._score(), name="score"),
+                     asyncio.create_task(self._housekeep(), name="housekeep"),
+                     asyncio.create_task(self._probe(), name="probe")]
+            await self._stop.wait()
+            await self._shutdown(tasks)
+        finally:
+            if http is not None:
+                http.close()
+            self._executor.shutdown(wait=False)
+
+    async def _connect(self) -> bool:
+        """Start producer and consumer, retrying while the broker is unreachable."""
+        s = self.settings
+        options = s.kafka.client_options()
+        backoff = 0.5
+        while not self._stop.is_set():
+            producer = consumer = None
+            try:
+                if s.create_topics:
+                    await asyncio.wait_for(ensure_topics(s, options), s.broker_timeout_s)
+                # Idempotent producers are not needed (verdict ids are deterministic) and not
+                # supported by every Kafka-compatible broker.
+                producer = AIOKafkaProducer(acks="all", enable_idempotence=False, linger_ms=5,
+                                            request_timeout_ms=int(s.broker_timeout_s * 1000), **options)
+                await asyncio.wait_for(producer.start(), s.broker_timeout_s)
+                consumer = AIOKafkaConsumer(
+                    group_id=s.group, enable_auto_commit=False, auto_offset_reset="earliest",
+                    max_partition_fetch_bytes=8 * 2**20, request_timeout_ms=int(s.broker_timeout_s * 3000),
+                    session_timeout_ms=int(s.session_timeout_s * 1000),
+                    heartbeat_interval_ms=int(s.session_timeout_s * 200), **options)
+                await asyncio.wait_for(consumer.start(), s.broker_timeout_s)
+                consumer.subscribe([s.signals_topic], listener=_Rebalance(self))
+            except (KafkaError, TimeoutError, OSError) as exc:
+                self.health.broker(False, f"connect: {type(exc).__name__}: {exc}")
+                self.metrics.broker_up.set(0)
+                log.warning("cannot reach Kafka at %s (%s); retrying in %.0f s", s.kafka.bootstrap_servers, exc, backoff)
+                for client in (consumer, producer):
+                    if client is not None:
+                        await _quietly(client.stop())
+                await asyncio.sleep(backoff)
+                backoff = min(2 * backoff, 10.0)
+                continue
+            self.consumer = consumer
+            self.outbox = Outbox(producer, self.tracker, self.metrics, self.health, s.broker_timeout_s)
+            self.health.broker(True)
+            self.metrics.broker_up.set(1)
+            log.info("consuming %s as group %s", s.signals_topic, s.group)
+            return True
+        return False
+
+    async def _consume(self) -> None:
+        assert self.consumer is not None
+        while not self._stop.is_set():
+            try:
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+            except KafkaError as exc:
+                self.metrics.broker_errors.labels("fetch").inc()
+                self.health.broker(False, f"fetch: {exc}")
+                await asyncio.sleep(0.5)
+                continue
+            for tp, messages in batch.items():
+                for message in messages:
+                    self._handle(tp, message)
+                if messages:
+                    self._lag[tp] = max(0, (self.consumer.highwater(tp) or 0) - messages[-1].offset - 1)
+                    self.metrics.lag.labels(tp.topic, str(tp.partition)).set(self._lag[tp])
+            if batch:
+                self.health.broker(True)
+                self.metrics.broker_up.set(1)
+            await asyncio.sleep(0)
+
+    def _handle(self, tp: TopicPartition, message) -> None:
+        """One message: never raises, whatever it holds."""
+        self.tracker.consumed(tp, message.offset)
+        self.metrics.frames.inc()
+        self.health.frames += 1
+        robot = message.key.decode(errors="replace") if message.key else ""
+        try:
+            if not robot:
+                raise FrameError("no robot id: the message key must be the robot id")
+            frame = self.pipeline.decode(message.value or b"")
+            closed = self.pipeline.feed(robot, frame, message.offset, tp.partition)
+        except FrameError as exc:
+            self._dead_letter(tp, message, str(exc))
+            return
+        except Exception as exc:  # a bug must cost one message, not the service
+            log.exception("could not process %s[%d]@%d", tp.topic, tp.partition, message.offset)
+            self._dead_letter(tp, message, f"internal error: {type(exc).__name__}: {exc}")
+            return
+        self._enqueue(tp, closed)
+
+    def _enqueue(self, tp: TopicPartition, closed: list[AssembledCycle]) -> None:
+        for cycle in closed:
+            self._queue.put_nowait(_Closed(cycle, self.tracker.hold(tp, cycle.anchor)))
+
+    def _dead_letter(self, tp: TopicPartition, message, reason: str) -> None:
+        assert self.outbox is not None
+        self.metrics.dead_letters.labels(reason.split(":")[0][:40]).inc()
+        self.health.dead_letters += 1
+        log.warning("dead letter %s[%d]@%d: %s", tp.topic, tp.partition, message.offset, reason)
+        headers = [("reason", reason.encode()), ("source_topic", tp.topic.encode()),
+                   ("source_partition", str(tp.partition).encode()), ("source_offset", str(message.offset).encode())]
+        self.outbox.send(self.settings.dead_letter_topic, message.key, message.value or b"",
+                         tokens=[self.tracker.hold(tp, message.offset)], headers=headers)
+
+    async def _score(self) -> None:
+        loop = asyncio.get_running_loop()
+        s = self.settings
+        while True:
+            batch = [await self._queue.get()]
+            deadline = time.monotonic() + s.batch_max_wait_ms / 1000
+            while len(batch) < s.batch_max_cycles and (wait := deadline - time.monotonic()) > 0:
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), wait))
+                except TimeoutError:
+                    break
+            verdicts = await loop.run_in_executor(self._executor, self.pipeline.score, [b.cycle for b in batch])
+            for item, verdict in zip(batch, verdicts, strict=True):
+                self._publish(item, verdict)
+            for _ in batch:
+                self._queue.task_done()
+
+    def _publish(self, item: _Closed, verdict: Verdict) -> None:
+        assert self.outbox is not None
+        closed_at = item.cycle.closed_at
+        self.metrics.cycles.labels("anomalous" if verdict.anomalous else "normal").inc()
+        self.health.cycles += 1
+        for listener in self.listeners:
+            listener([verdict])
+        self.outbox.send(self.settings.anomalies_topic, verdict.key, verdict.to_bytes(), tokens=[item.token],
+                         on_ack=lambda: self.metrics.latency.observe(time.monotonic() - closed_at))
+        if self.settings.scores_topic:
+            compact = {"robot": verdict.robot_id, "cycle": verdict.cycle_id, "score": verdict.score,
+                       "anomalous": verdict.anomalous, "end": verdict.end_time}
+            self.outbox.send(self.settings.scores_topic, verdict.key, _json(compact))
+
+    async def _probe(self) -> None:
+        """Ask the cluster for its metadata every few seconds: a quiet stream and a dead broker
+        look alike to the consumer, and /health must tell them apart."""
+        assert self.consumer is not None
+        while True:
+            try:
+                await asyncio.wait_for(self.consumer.topics(), self.settings.broker_timeout_s)
+            except (KafkaError, TimeoutError) as exc:
+                self.metrics.broker_errors.labels("metadata").inc()
+                self.metrics.broker_up.set(0)
+                self.health.broker(False, f"metadata: {type(exc).__name__}: {exc}")
+            else:
+                self.metrics.broker_up.set(1)
+                self.health.broker(True)
+            await asyncio.sleep(2.0)
+
+    async def _housekeep(self) -> None:
+        last_commit = time.monotonic()
+        while True:
+            await asyncio.sleep(0.25)
+            lagging = {tp.partition for tp, lag in self._lag.items() if lag > 0 and tp.topic == self.settings.signals_topic}
+            for cycle in self.pipeline.close_idle(busy=lagging):
+                partition = self.pipeline.partition_of(cycle.robot)
+                if partition is not None:
+                    self._enqueue(TopicPartition(self.settings.signals_topic, partition), [cycle])
+            self.metrics.robots.set(len(self.pipeline.robots))
+            self.metrics.in_flight.set(self.tracker.in_flight())
+            if time.monotonic() - last_commit >= self.settings.commit_interval_s:
+                await self.commit()
+                last_commit = time.monotonic()
+
+    async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
+        """Commit the safe offsets (of `partitions`, default all assigned); never blocks forever."""
+        if self.consumer is None:
+            return
+        topic = self.settings.signals_topic
+        anchors = {TopicPartition(topic, p): a for p, a in self.pipeline.anchors().items()}
+        assigned = self.consumer.assignment()
+        offsets = {tp: o for tp, o in self.tracker.to_commit(anchors).items()
+                   if tp in assigned and (partitions is None or tp in partitions)}
+        if not offsets:
+            return
+        try:
+            await asyncio.wait_for(self.consumer.commit(offsets), self.settings.broker_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            self.metrics.broker_errors.labels("commit").inc()
+            self.health.broker(False, f"commit: {type(exc).__name__}: {exc}")
+            log.warning("commit failed (will retry): %s", exc)
+            return
+        self.tracker.committed.update(offsets)
+        self.metrics.commits.inc()
+
+    async def revoke(self, revoked: set[TopicPartition]) -> None:
+        """Rebalance: flush, commit what is safe, forget the robots of the revoked partitions."""
+        if self.outbox is not None:
+            await self.outbox.drain(self.settings.broker_timeout_s)
+        await self.commit(revoked)
+        self.pipeline.drop_partitions({tp.partition for tp in revoked if tp.topic == self.settings.signals_topic})
+        self.tracker.forget(revoked)
+        for tp in revoked:
+            self._lag.pop(tp, None)
+        log.info("partitions revoked: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in revoked))
+
+    async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
+        """Stop reading; score and deliver what was closed; commit; leave the group."""
+        consume, score, housekeep, probe = tasks
+        for task in (consume, housekeep, probe):
+            task.cancel()
+        await asyncio.gather(consume, housekeep, probe, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self._queue.join(), 60)
+        except TimeoutError:
+            log.warning("shutdown: %d cycles left unscored; they will be re-read", self._queue.qsize())
+        score.cancel()
+        await asyncio.gather(score, return_exceptions=True)
+        assert self.outbox is not None and self.consumer is not None
+        if not await self.outbox.drain(self.settings.broker_timeout_s):
+            log.warning("shutdown: verdicts not acknowledged in time; their cycles will be re-read")
+        await self.commit()
+        await self.outbox.cancel()
+        await _quietly(self.consumer.stop())
+        await _quietly(self.outbox.producer.stop())
+        log.info("stopped: %d frames, %d cycles, %d dead letters", self.health.frames, self.health.cycles,
+                 self.health.dead_letters)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.service.revoke(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.service.health.assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned)
+        log.info("partitions assigned: %s", self.service.health.assigned)
+
+
+async def _quietly(awaitable) -> None:
+    try:
+        await asyncio.wait_for(awaitable, 10)
+    except Exception as exc:  # shutting down: report, do not raise
+        log.warning("while stopping: %s", exc)
+
+
+def _json(doc: dict[str, object]) -> bytes:
+    import json
+
+    return json.dumps(doc).encode()

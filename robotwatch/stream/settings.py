@@ -1,0 +1,102 @@
+"""Settings of `robotwatch serve`: defaults < TOML file < ROBOTWATCH_* environment < command line.
+
+    ROBOTWATCH_KAFKA__BOOTSTRAP_SERVERS=broker:9092 ROBOTWATCH_GROUP=cell-7 robotwatch serve ...
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class KafkaSettings(BaseModel):
+    """Connection to the user's Kafka cluster; passed through to aiokafka."""
+
+    bootstrap_servers: str = "localhost:9092"
+    client_id: str = "robotwatch"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_plain_username: str | None = None
+    sasl_plain_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers, "client_id": self.client_id,
+                                   "security_protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_plain_username
+            if self.sasl_plain_password is not None:
+                options["sasl_plain_password"] = self.sasl_plain_password.get_secret_value()
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            context = ssl.create_default_context(cafile=str(self.ssl_cafile) if self.ssl_cafile else None)
+            if self.ssl_certfile:
+                context.load_cert_chain(str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None)
+            options["ssl_context"] = context
+        return options
+
+
+class ServeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROBOTWATCH_", env_nested_delimiter="__", extra="forbid")
+
+    model: Path = Field(description="MTS-Flow model file")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    signals_topic: str = "robot.signals"
+    anomalies_topic: str = "robot.anomalies"
+    dead_letter_topic: str = "robot.signals.dlq"
+    scores_topic: str | None = Field(None, description="optional compact scores for dashboards")
+    group: str = "robotwatch"
+    create_topics: bool = False
+    topic_partitions: int = 6
+    replication_factor: int = 1
+
+    localize: Literal["all", "anomalous", "none"] = "anomalous"
+    idle_close_s: float = 5.0
+    forget_s: float = 600.0
+    batch_max_cycles: int = 32
+    batch_max_wait_ms: int = 50
+    commit_interval_s: float = 1.0
+    broker_timeout_s: float = Field(10.0, description="limit of every commit, send and flush")
+    session_timeout_s: float = Field(10.0, description="a crashed instance's partitions move after this long")
+    device: str = "auto"
+
+    vision_model: Path | None = Field(None, description="image model: also score camera frames")
+    frames_topic: str = "cell.frames"
+    map_dir: Path | None = Field(None, description="save anomaly maps of anomalous camera frames here")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(9108, description="/metrics and /health; 0 = off")
+    log_format: Literal["json", "text"] = "json"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file is named by load_settings (model_config["toml_file"]); none by default.
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> ServeSettings:
+    """Settings from an optional TOML file, the environment and explicit overrides (None = unset)."""
+    cls = ServeSettings
+    if config is not None:
+        if not config.is_file():
+            raise FileNotFoundError(f"{config}: no such configuration file")
+        cls = type("ServeSettings", (ServeSettings,), {"model_config": {**ServeSettings.model_config, "toml_file": config}})
+    return cls(**{k: v for k, v in overrides.items() if v is not None})

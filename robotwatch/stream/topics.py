@@ -1,0 +1,35 @@
+"""Creating the service's topics when asked (`serve --create-topics`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from robotwatch.stream.settings import ServeSettings
+
+
+def topic_names(settings: ServeSettings) -> list[str]:
+    names = [settings.signals_topic, settings.anomalies_topic, settings.dead_letter_topic]
+    if settings.scores_topic:
+        names.append(settings.scores_topic)
+    if settings.vision_model is not None:
+        names.append(settings.frames_topic)
+    return names
+
+
+async def ensure_topics(settings: ServeSettings, client_options: dict[str, Any]) -> None:
+    admin = AIOKafkaAdminClient(**client_options)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in topic_names(settings) if n not in existing]
+        if missing:
+            try:
+                await admin.create_topics([NewTopic(n, settings.topic_partitions, settings.replication_factor)
+                                           for n in missing])
+            except TopicAlreadyExistsError:  # another instance was faster
+                pass
+    finally:
+        await admin.close()

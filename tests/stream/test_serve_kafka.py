@@ -1,0 +1,249 @@
+"""robotwatch serve against a real Kafka-protocol broker (tansu): every cycle gets exactly one
+verdict id, through crashes, a hand-over between instances and a frozen broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from replay import VorausFile
+from replay.schema import SIGNAL_GROUPS
+from robotwatch.artifact import load_model, save_model
+from robotwatch.file_scoring import score_file
+from robotwatch.fitting import FitOptions, fit_model
+from robotwatch.stream.frames import signal_list_id
+from robotwatch.stream.publisher import publish_file
+from robotwatch.training import TrainingSettings
+from tests.stream.broker import Broker, ServeProcess, create_topics, produce, read_all, unique
+
+pytestmark = pytest.mark.kafka
+SIGNALS = list(SIGNAL_GROUPS["electrical"])  # 40 signals keep the frames small
+
+
+@pytest.fixture(scope="module")
+def stream_cell(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[int]]:
+    """A small simulated cell and a small MTS-Flow (2 blocks, 40 signals, 50 Hz) trained on it."""
+    from replay.simulator import load_profile, write_dataset
+
+    folder = tmp_path_factory.mktemp("stream")
+    cell = folder / "cell.parquet"
+    write_dataset(cell, load_profile("default"), n_cycles=24, rate=100, seed=11)
+    model = fit_model(cell, FitOptions(signals=tuple(SIGNALS), rate_hz=50, scale=1, n_blocks=2, kernel_size=5),
+                      TrainingSettings(epochs=1, batch_size=4))
+    path = folder / "model.rwmodel"
+    save_model(model, path)
+    test_samples = [i.sample for i in VorausFile(cell).cycle_infos() if not i.is_train]
+    return cell, path, test_samples
+
+
+def _topics(broker: Broker, partitions: int = 4) -> dict[str, str]:
+    topics = {"signals": unique("signals"), "anomalies": unique("anomalies"), "dlq": unique("dlq")}
+    asyncio.run(create_topics(broker.bootstrap, list(topics.values()), partitions))
+    return topics
+
+
+def _publish(cell: Path, broker: Broker, topic: str, robots: int, speed: float | None) -> subprocess.Popen:
+    """The load generator as users run it: robotwatch replay --to-kafka."""
+    args = [str(Path(sys.executable).parent / "robotwatch"), "replay", str(cell), "--to-kafka", broker.bootstrap,
+            "--topic", topic, "--robots", str(robots), "--model", str(cell.with_name("model.rwmodel"))]
+    args += ["--as-fast-as-possible"] if speed is None else ["--speed", str(speed)]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _verdict_ids(records: list) -> dict[tuple[str, str], set[str]]:
+    ids: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in records:
+        v = json.loads(r.value)
+        ids[(v["robot_id"], v["cycle_id"])].add(v["verdict_id"])
+    return ids
+
+
+def _expected(robots: int, samples: list[int]) -> set[tuple[str, str]]:
+    return {(f"robot-{i + 1:03d}", str(s)) for i in range(robots) for s in samples}
+
+
+def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
+    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path
+) -> None:
+    cell, model_path, samples = stream_cell
+    topics = _topics(broker)
+    serve = ServeProcess(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0)
+    try:
+        serve.wait_assigned()
+        stats = asyncio.run(publish_file(cell, SIGNALS, topics["signals"], {"bootstrap_servers": broker.bootstrap},
+                                         robots=20, speed=None))
+        assert stats.frames > 0
+        records = asyncio.run(read_all(broker.bootstrap, topics["anomalies"], expect=20 * len(samples), idle_s=4))
+        health = serve.health()
+    finally:
+        serve.kill(signal.SIGTERM)
+    ids = _verdict_ids(records)
+    assert set(ids) == _expected(20, samples)
+    assert all(len(v) == 1 for v in ids.values()) and len(records) == len(ids)
+    offline = score_file(load_model(model_path), cell, localize="none").results.set_index("sample")["score"]
+    for r in records:
+        v = json.loads(r.value)
+        assert v["score"] == pytest.approx(offline[int(v["cycle_id"])], rel=1e-4), json.dumps(v)
+        assert r.key.decode() == v["robot_id"]
+    assert health is not None and health["dead_letters"] == 0 and health["broker_connected"]
+
+
+def _wait_complete(broker: Broker, topic: str, expected: set, limit_s: float = 120) -> list:
+    deadline = time.monotonic() + limit_s
+    while True:
+        records = asyncio.run(read_all(broker.bootstrap, topic, idle_s=2, limit_s=30))
+        if expected <= set(_verdict_ids(records)) or time.monotonic() > deadline:
+            return records
+
+
+def test_serve_killed_again_and_again_loses_no_cycle(
+    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path
+) -> None:
+    cell, model_path, samples = stream_cell
+    topics, group, robots = _topics(broker), unique("group"), 5
+    options = {"idle_close_s": 4.0, "session_timeout_s": 6.0, "commit_interval_s": 0.5}
+    rng = random.Random(7)
+    serve = ServeProcess(tmp_path, model_path, broker, topics, group, **options)
+    serve.wait_assigned()
+    publisher = _publish(cell, broker, topics["signals"], robots, speed=len(samples) * 11.5 / 30)  # ~30 s
+    kills = 0
+    try:
+        while kills < 5 or publisher.poll() is None:
+            time.sleep(rng.uniform(0.5, 3.0))
+            assert serve.kill(signal.SIGKILL) == -signal.SIGKILL
+            kills += 1
+            serve = ServeProcess(tmp_path, model_path, broker, topics, group, **options)
+            serve.wait_assigned()
+        assert publisher.wait(60) == 0, publisher.stderr.read() if publisher.stderr else ""
+        records = _wait_complete(broker, topics["anomalies"], _expected(robots, samples))
+    finally:
+        serve.kill(signal.SIGTERM)
+        publisher.kill()
+    ids = _verdict_ids(records)
+    assert kills >= 5
+    assert set(ids) == _expected(robots, samples), "a cycle without a verdict"
+    assert all(len(v) == 1 for v in ids.values()), "a repeat with another verdict id"
+
+
+def test_a_second_instance_takes_over_when_the_first_stops(
+    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path
+) -> None:
+    cell, model_path, samples = stream_cell
+    topics, group, robots = _topics(broker), unique("group"), 4
+    options = {"idle_close_s": 4.0, "session_timeout_s": 6.0}
+    first = ServeProcess(tmp_path, model_path, broker, topics, group, **options)
+    second = ServeProcess(tmp_path, model_path, broker, topics, group, **options)
+    first.wait_assigned()
+    second.wait_assigned()
+    publisher = _publish(cell, broker, topics["signals"], robots, speed=len(samples) * 11.5 / 20)  # ~20 s
+    try:
+        time.sleep(8)
+        assert first.kill(signal.SIGTERM) == 0  # graceful: finishes what it holds, commits, leaves
+        assert publisher.wait(90) == 0
+        records = _wait_complete(broker, topics["anomalies"], _expected(robots, samples))
+        took_over = second.health()
+    finally:
+        second.kill(signal.SIGTERM)
+        publisher.kill()
+    ids = _verdict_ids(records)
+    assert set(ids) == _expected(robots, samples)
+    assert all(len(v) == 1 for v in ids.values())
+    assert took_over is not None and len(took_over["assigned_partitions"]) == 4
+
+
+def test_serve_rides_out_a_frozen_broker(broker: Broker, stream_cell: tuple[Path, Path, list[int]],
+                                         tmp_path: Path) -> None:
+    cell, model_path, samples = stream_cell
+    topics, robots = _topics(broker), 3
+    serve = ServeProcess(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0,
+                         broker_timeout_s=5.0)
+    serve.wait_assigned()
+    publisher = _publish(cell, broker, topics["signals"], robots, speed=len(samples) * 11.5 / 20)
+    degraded = None
+    try:
+        time.sleep(4)
+        broker.pause()
+        time.sleep(20)
+        degraded = serve.health()
+        broker.resume()
+        assert publisher.wait(120) == 0
+        records = _wait_complete(broker, topics["anomalies"], _expected(robots, samples))
+        recovered = serve.health()
+    finally:
+        broker.resume()
+        serve.kill(signal.SIGTERM)
+        publisher.kill()
+    ids = _verdict_ids(records)
+    assert set(ids) == _expected(robots, samples)
+    assert all(len(v) == 1 for v in ids.values())
+    assert degraded is not None and not degraded["broker_connected"]  # the outage showed in /health
+    assert recovered is not None and recovered["broker_connected"]
+
+
+def _garbage(valid: bytes, count: int) -> list[bytes]:
+    """Malformed frames from hypothesis: random bytes, and valid frames cut, grown or corrupted."""
+    found: list[bytes] = []
+    mutated = st.builds(lambda i, b: valid[:i] + b + valid[i + len(b):], st.integers(0, len(valid) - 1),
+                        st.binary(min_size=1, max_size=16))
+    strategy = st.binary(max_size=200) | mutated | st.integers(1, len(valid) - 1).map(lambda n: valid[:n])
+
+    @settings(max_examples=count, database=None, phases=[Phase.generate], deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(data: bytes) -> None:
+        found.append(data)
+
+    collect()
+    from robotwatch.stream.frames import FrameError, decode_any
+
+    bad = []
+    for data in found:
+        try:
+            decode_any(data, {signal_list_id(SIGNALS): len(SIGNALS)})
+        except FrameError:
+            bad.append(data)
+    return bad
+
+
+def test_thousands_of_malformed_frames_go_to_the_dead_letter_topic(
+    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path
+) -> None:
+    cell, model_path, samples = stream_cell
+    topics = _topics(broker, partitions=2)
+    serve = ServeProcess(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0)
+    serve.wait_assigned()
+    from robotwatch.stream.embedded import file_frames
+
+    valid = next(iter(file_frames(cell, SIGNALS, 1)))[1]
+    bad = _garbage(valid, 3500)
+    assert len(bad) >= 2000
+    try:
+        sender = threading.Thread(target=lambda: asyncio.run(produce(
+            broker.bootstrap, topics["signals"], [(b"garbage-%d" % (i % 7), data) for i, data in enumerate(bad)])))
+        sender.start()
+        stats = asyncio.run(publish_file(cell, SIGNALS, topics["signals"], {"bootstrap_servers": broker.bootstrap},
+                                         robots=1, speed=None))
+        sender.join()
+        records = _wait_complete(broker, topics["anomalies"], _expected(1, samples))
+        dead = asyncio.run(read_all(broker.bootstrap, topics["dlq"], expect=len(bad), idle_s=3))
+        health = serve.health()
+    finally:
+        serve.kill(signal.SIGTERM)
+    assert stats.frames > 0 and health is not None
+    assert len(dead) == len(bad) == health["dead_letters"]
+    reasons = {dict(r.headers)["reason"].decode().split(" ")[0] for r in dead}
+    assert len(reasons) > 5  # many different faults, each named
+    assert all({"source_topic", "source_partition", "source_offset"} <= set(dict(r.headers)) for r in dead)
+    assert set(_verdict_ids(records)) == _expected(1, samples)  # the good robot lost nothing
