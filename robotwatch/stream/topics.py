@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -26,10 +27,8 @@ async def ensure_topics(settings: ServeSettings, client_options: dict[str, Any])
         existing = set(await admin.list_topics())
         missing = [n for n in topic_names(settings) if n not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another instance was faster
                 await admin.create_topics([NewTopic(n, settings.topic_partitions, settings.replication_factor)
                                            for n in missing])
-            except TopicAlreadyExistsError:  # another instance was faster
-                pass
     finally:
         await admin.close()
