@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,12 @@ def _expected(robots: int, samples: list[int]) -> set[tuple[str, str]]:
 
 
 def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
-    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path
+    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path,
+    start_serve: Callable[..., ServeProcess],
 ) -> None:
     cell, model_path, samples = stream_cell
     topics = _topics(broker)
-    serve = ServeProcess(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0)
+    serve = start_serve(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0)
     try:
         serve.wait_assigned()
         stats = asyncio.run(publish_file(cell, SIGNALS, topics["signals"], {"bootstrap_servers": broker.bootstrap},
@@ -109,13 +111,14 @@ def _wait_complete(broker: Broker, topic: str, expected: set, limit_s: float = 1
 
 
 def test_serve_killed_again_and_again_loses_no_cycle(
-    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path
+    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path,
+    start_serve: Callable[..., ServeProcess],
 ) -> None:
     cell, model_path, samples = stream_cell
     topics, group, robots = _topics(broker), unique("group"), 5
     options = {"idle_close_s": 4.0, "session_timeout_s": 6.0, "commit_interval_s": 0.5}
     rng = random.Random(7)
-    serve = ServeProcess(tmp_path, model_path, broker, topics, group, **options)
+    serve = start_serve(tmp_path, model_path, broker, topics, group, **options)
     serve.wait_assigned()
     publisher = _publish(cell, broker, topics["signals"], robots, speed=len(samples) * 11.5 / 30)  # ~30 s
     kills = 0
@@ -124,7 +127,7 @@ def test_serve_killed_again_and_again_loses_no_cycle(
             time.sleep(rng.uniform(0.5, 3.0))
             assert serve.kill(signal.SIGKILL) == -signal.SIGKILL
             kills += 1
-            serve = ServeProcess(tmp_path, model_path, broker, topics, group, **options)
+            serve = start_serve(tmp_path, model_path, broker, topics, group, **options)
             serve.wait_assigned()
         assert publisher.wait(60) == 0, publisher.stderr.read() if publisher.stderr else ""
         records = _wait_complete(broker, topics["anomalies"], _expected(robots, samples))
@@ -138,13 +141,14 @@ def test_serve_killed_again_and_again_loses_no_cycle(
 
 
 def test_a_second_instance_takes_over_when_the_first_stops(
-    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path
+    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path,
+    start_serve: Callable[..., ServeProcess],
 ) -> None:
     cell, model_path, samples = stream_cell
     topics, group, robots = _topics(broker), unique("group"), 4
     options = {"idle_close_s": 4.0, "session_timeout_s": 6.0}
-    first = ServeProcess(tmp_path, model_path, broker, topics, group, **options)
-    second = ServeProcess(tmp_path, model_path, broker, topics, group, **options)
+    first = start_serve(tmp_path, model_path, broker, topics, group, **options)
+    second = start_serve(tmp_path, model_path, broker, topics, group, **options)
     first.wait_assigned()
     second.wait_assigned()
     publisher = _publish(cell, broker, topics["signals"], robots, speed=len(samples) * 11.5 / 20)  # ~20 s
@@ -164,10 +168,10 @@ def test_a_second_instance_takes_over_when_the_first_stops(
 
 
 def test_serve_rides_out_a_frozen_broker(broker: Broker, stream_cell: tuple[Path, Path, list[int]],
-                                         tmp_path: Path) -> None:
+                                         tmp_path: Path, start_serve: Callable[..., ServeProcess]) -> None:
     cell, model_path, samples = stream_cell
     topics, robots = _topics(broker), 3
-    serve = ServeProcess(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0,
+    serve = start_serve(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0,
                          broker_timeout_s=5.0)
     serve.wait_assigned()
     publisher = _publish(cell, broker, topics["signals"], robots, speed=len(samples) * 11.5 / 20)
@@ -218,17 +222,18 @@ def _garbage(valid: bytes, count: int) -> list[bytes]:
 
 
 def test_thousands_of_malformed_frames_go_to_the_dead_letter_topic(
-    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path
+    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path,
+    start_serve: Callable[..., ServeProcess],
 ) -> None:
     cell, model_path, samples = stream_cell
     topics = _topics(broker, partitions=2)
-    serve = ServeProcess(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0)
-    serve.wait_assigned()
     from robotwatch.stream.embedded import file_frames
 
     valid = next(iter(file_frames(cell, SIGNALS, 1)))[1]
     bad = _garbage(valid, 3500)
     assert len(bad) >= 2000
+    serve = start_serve(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0)
+    serve.wait_assigned()
     try:
         sender = threading.Thread(target=lambda: asyncio.run(produce(
             broker.bootstrap, topics["signals"], [(b"garbage-%d" % (i % 7), data) for i, data in enumerate(bad)])))
