@@ -18,7 +18,7 @@ $(BIN)/robotwatch: pyproject.toml
 install: $(BIN)/robotwatch
 
 demo: install
-	$(BIN)/robotwatch simulate --out demo-output/cell.parquet --cycles 60
+	$(BIN)/robotwatch demo
 
 test: install
 	$(BIN)/python -m pytest

@@ -50,3 +50,7 @@ from robotwatch.cli.serve import serve  # noqa: E402
 
 app.command()(serve)
 app.command()(replay)
+
+from robotwatch.cli.demo import demo  # noqa: E402
+
+app.command()(demo)

@@ -51,14 +51,14 @@ class LiveView:
             if v is None:
                 continue
             verdict = Text("ANOMALY", style="bold red") if v.anomalous else Text("normal", style="green")
-            robots.add_row(name, str(row.cycles), str(row.alerts), "–" if v.score is None else f"{v.score:,.0f}",
-                           f"{v.threshold:,.0f}", verdict)
+            robots.add_row(name, str(row.cycles), str(row.alerts), "–" if v.score is None else f"{v.score:.4g}",
+                           f"{v.threshold:.4g}", verdict)
         alerts = Table(expand=True, title="latest alerts", title_justify="left")
         for name in ("robot", "cycle", "score", "when in cycle", "action", "axis", "signal"):
             alerts.add_column(name)
         for v in self.alerts:
             e = v.events[0] if v.events else None
-            alerts.add_row(v.robot_id or v.cell_id or "?", v.cycle_id, f"{v.score:,.0f}" if v.score is not None else "–",
+            alerts.add_row(v.robot_id or v.cell_id or "?", v.cycle_id, f"{v.score:.4g}" if v.score is not None else "–",
                            f"{e.time_s:.2f} s" if e else "–", (e.action or "–") if e else "–",
                            str(e.top_axes[0].axis) if e and e.top_axes else "–",
                            e.top_signals[0].signal if e and e.top_signals else "–")

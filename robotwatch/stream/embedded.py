@@ -73,15 +73,11 @@ def replay_embedded(
     robots: int = 1,
     speed: float | None = None,
     part: Part = "test",
-    batch_size: int = 16,
     settings: PipelineSettings | None = None,
     device: str = "auto",
     on_verdicts: Callable[[list[Verdict]], None] | None = None,
 ) -> ReplayResult:
-    """Play the file through the pipeline; `speed` None = as fast as possible, else real time x speed.
-
-    Paced, cycles are scored as they close (the service's behaviour); unpaced, in batches.
-    """
+    """Play the file through the pipeline; `speed` None = as fast as possible, else real time x speed."""
     pipeline = CyclePipeline(model, settings or PipelineSettings(), device)
     result = ReplayResult()
     ready: list[AssembledCycle] = []
@@ -100,7 +96,7 @@ def replay_embedded(
                 time.sleep(delay)
         ready += pipeline.feed(chunk.robot, pipeline.decode(data), offset)
         result.frames += 1
-        if ready and (speed is not None or len(ready) >= batch_size):
+        if ready:  # scored as soon as they close, as the service does
             score(ready)
             ready = []
     ready += pipeline.finish()

@@ -47,11 +47,11 @@ class ReplaySummary:
     def renderables(self) -> list[object]:
         r = self.results
         alerts = Table(title=f"alerts: {int(r['anomalous'].sum())} of {len(r)} cycles over the threshold "
-                             f"{self.threshold:,.0f} (strongest first)")
+                             f"{self.threshold:.4g} (strongest first)")
         for name in ("robot", "cycle", "labelled", "score", "when in cycle", "action", "axis", "signal"):
             alerts.add_column(name)
         for _, row in r[r["anomalous"]].sort_values("score", ascending=False).head(12).iterrows():
-            alerts.add_row(row["robot"], str(row["sample"]), _label(row["category"]), f"{row['score']:,.0f}",
+            alerts.add_row(row["robot"], str(row["sample"]), _label(row["category"]), f"{row['score']:.3g}",
                            "–" if np.isnan(row["event_time_s"]) else f"{row['event_time_s']:.2f} s",
                            str(row["event_action"] or "–"), "–" if pd.isna(row["event_axis"]) else str(int(row["event_axis"])),
                            str(row["event_signal"] or "–"))
