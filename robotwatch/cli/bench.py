@@ -17,11 +17,14 @@ def bench(
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     quick: Annotated[bool, typer.Option(help="100 Hz on the CPU only, fewer repeats")] = False,
     repeats: Annotated[int, typer.Option(help="timed repetitions per figure (medians are reported)")] = 5,
+    serve: Annotated[bool, typer.Option("--serve", help="also: robots at 500 Hz one serve process keeps up with")] = False,
+    bootstrap_servers: Annotated[str | None, typer.Option(help="Kafka for --serve (default: a local tansu)")] = None,
 ) -> None:
-    """Time MTS-Flow's forward, forward + localization and training step (100 Hz and 500 Hz; CUDA when present) side by side with the straightforward reference computation."""
+    """Time MTS-Flow's forward, forward + localization and training step (100 Hz and 500 Hz; CUDA when present) side by side with the straightforward reference computation, signal frame decoding, and with --serve the streaming service end to end."""
     import torch
 
     from robotwatch.bench.flow import bench_flow
+    from robotwatch.bench.frames import bench_frames
 
     settings = [("cpu", 100.0, 1150, 2, 16, 8)]
     if not quick:
@@ -33,6 +36,15 @@ def bench(
         with console.status(f"MTS-Flow at {rate:g} Hz ({steps} steps) on {device}"):
             figures.append(bench_flow(rate_hz=rate, n_steps=steps, dilation=dilation, batch=batch,
                                       train_batch=train_batch, repeats=repeats if not quick else 3, device=device))
+    with console.status("signal frame decoding"):
+        frames = bench_frames()
+    serving = None
+    if serve:
+        from robotwatch.bench.serve import bench_serve
+
+        with console.status("serve: raising the number of robots at 500 Hz until it falls behind") as status:
+            serving = bench_serve(bootstrap_servers, on_step=lambda s: status.update(
+                f"serve: {s.robots} robots {'kept up' if s.kept_up else 'fell behind'}, trying more"))
     main = figures[0]
     if json_output:
         payload = {
@@ -42,10 +54,20 @@ def bench(
             "train_step_ms_per_cycle": main.train_step_ms_per_cycle,
             "threads": torch.get_num_threads(),
             "flow": [f.as_dict() for f in figures],
+            "decode_frames_per_s": frames.decode_frames_per_s,
+            "frames": frames.as_dict(),
         }
+        if serving is not None:
+            payload |= {"max_robots_500hz": serving.max_robots_500hz, "latency_p50_ms": serving.latency_p50_ms,
+                        "latency_p99_ms": serving.latency_p99_ms, "serve": serving.as_dict()}
         typer.echo(json.dumps(payload))
         return
     out.print(_flow_table(figures, torch.get_num_threads()))
+    out.print(f"signal frames of {frames.steps} x {frames.signals} ({frames.frame_bytes:,} bytes): decode "
+              f"{frames.decode_frames_per_s:,.0f} frames/s on one core (floor 100,000), JSON "
+              f"{frames.decode_json_frames_per_s:,.0f} frames/s, encode {frames.encode_frames_per_s:,.0f} frames/s")
+    if serving is not None:
+        out.print(_serve_table(serving))
 
 
 def _flow_table(figures, threads: int):
@@ -70,4 +92,19 @@ def _flow_table(figures, threads: int):
             setting = ""
     table.caption = (f"max relative score difference to the reference: "
                      f"{max(f.max_score_rel_diff for f in figures):.1e}")
+    return table
+
+
+def _serve_table(figures):
+    from rich.table import Table
+
+    table = Table(title=f"serve: {figures.max_robots_500hz} robots at 500 Hz kept up (floor 50); "
+                        f"cycle end -> verdict p50 {figures.latency_p50_ms:.0f} ms, p99 {figures.latency_p99_ms:.0f} ms "
+                        f"(floor 1000)")
+    for column in ("robots", "cycles", "scored", "max lag", "end lag", "publisher late", "p50 ms", "p99 ms", "kept up"):
+        table.add_column(column, justify="right")
+    for s in figures.steps:
+        table.add_row(str(s.robots), str(s.cycles_expected), str(s.cycles_scored), str(s.max_lag), str(s.end_lag),
+                      f"{s.publisher_late_s:.2f} s", f"{s.latency_p50_ms:.0f}", f"{s.latency_p99_ms:.0f}",
+                      "[green]yes[/]" if s.kept_up else "[red]no[/]")
     return table

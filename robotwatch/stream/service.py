@@ -97,6 +97,8 @@ class Service:
                 await asyncio.wait_for(producer.start(), s.broker_timeout_s)
                 consumer = AIOKafkaConsumer(
                     group_id=s.group, enable_auto_commit=False, auto_offset_reset="earliest",
+                    # a verdict is due within a second of the cycle's end: do not let fetches idle
+                    fetch_max_wait_ms=50,
                     max_partition_fetch_bytes=8 * 2**20, request_timeout_ms=int(s.broker_timeout_s * 3000),
                     session_timeout_ms=int(s.session_timeout_s * 1000),
                     heartbeat_interval_ms=int(s.session_timeout_s * 200), **options)
