@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 
 from robotwatch.artifact import TrainedModel
 from robotwatch.stream.assembly import AssembledCycle
+from robotwatch.stream.camera import CameraFrame, CameraScoring
 from robotwatch.stream.delivery import Outbox
 from robotwatch.stream.frames import FrameError
 from robotwatch.stream.metrics import Health, ServiceMetrics, serve_http
@@ -34,9 +35,12 @@ log = logging.getLogger("robotwatch.serve")
 
 
 @dataclass
-class _Closed:
-    cycle: AssembledCycle
+class _Item:
+    """A closed cycle or a decoded camera frame, holding its commit position until its verdict is acknowledged."""
+
+    payload: AssembledCycle | CameraFrame
     token: int
+    started: float  # monotonic time the latency counts from
 
 
 class Service:
@@ -49,7 +53,9 @@ class Service:
         self.metrics = ServiceMetrics()
         self.health = Health()
         self.listeners: list[Callable[[list[Verdict]], None]] = []  # e.g. the live view
-        self._queue: asyncio.Queue[_Closed] = asyncio.Queue()
+        self.camera = CameraScoring(settings.vision_model, settings.device, settings.map_dir) if settings.vision_model else None
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._camera_queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="robotwatch-score")
         self._stop = asyncio.Event()
         self._lag: dict[TopicPartition, int] = {}
@@ -70,7 +76,9 @@ class Service:
             if not await self._connect():
                 return
             tasks = [asyncio.create_task(self._consume(), name="consume"),
-                     asyncio.create_task(self._score(), name="score"),
+                     asyncio.create_task(self._score(self._queue, self.pipeline.score), name="score"),
+                     asyncio.create_task(self._score(self._camera_queue, self.camera.score if self.camera else None),
+                                         name="score-camera"),
                      asyncio.create_task(self._housekeep(), name="housekeep"),
                      asyncio.create_task(self._probe(), name="probe")]
             await self._stop.wait()
@@ -103,7 +111,8 @@ class Service:
                     session_timeout_ms=int(s.session_timeout_s * 1000),
                     heartbeat_interval_ms=int(s.session_timeout_s * 200), **options)
                 await asyncio.wait_for(consumer.start(), s.broker_timeout_s)
-                consumer.subscribe([s.signals_topic], listener=_Rebalance(self))
+                topics = [s.signals_topic] + ([s.frames_topic] if self.camera else [])
+                consumer.subscribe(topics, listener=_Rebalance(self))
             except (KafkaError, TimeoutError, OSError) as exc:
                 self.health.broker(False, f"connect: {type(exc).__name__}: {exc}")
                 self.metrics.broker_up.set(0)
@@ -146,6 +155,9 @@ class Service:
     def _handle(self, tp: TopicPartition, message) -> None:
         """One message: never raises, whatever it holds."""
         self.tracker.consumed(tp, message.offset)
+        if self.camera is not None and tp.topic == self.settings.frames_topic:
+            self._handle_camera(tp, message)
+            return
         self.metrics.frames.inc()
         self.health.frames += 1
         robot = message.key.decode(errors="replace") if message.key else ""
@@ -165,7 +177,21 @@ class Service:
 
     def _enqueue(self, tp: TopicPartition, closed: list[AssembledCycle]) -> None:
         for cycle in closed:
-            self._queue.put_nowait(_Closed(cycle, self.tracker.hold(tp, cycle.anchor)))
+            self._queue.put_nowait(_Item(cycle, self.tracker.hold(tp, cycle.anchor), cycle.closed_at))
+
+    def _handle_camera(self, tp: TopicPartition, message) -> None:
+        assert self.camera is not None
+        self.metrics.camera_frames.inc()
+        try:
+            frame = self.camera.decode(message.key, message.value, message.headers, message.offset)
+        except FrameError as exc:
+            self._dead_letter(tp, message, str(exc))
+            return
+        except Exception as exc:  # a bug must cost one message, not the service
+            log.exception("could not decode camera frame %s[%d]@%d", tp.topic, tp.partition, message.offset)
+            self._dead_letter(tp, message, f"internal error: {type(exc).__name__}: {exc}")
+            return
+        self._camera_queue.put_nowait(_Item(frame, self.tracker.hold(tp, message.offset), frame.received_at))
 
     def _dead_letter(self, tp: TopicPartition, message, reason: str) -> None:
         assert self.outbox is not None
@@ -177,35 +203,42 @@ class Service:
         self.outbox.send(self.settings.dead_letter_topic, message.key, message.value or b"",
                          tokens=[self.tracker.hold(tp, message.offset)], headers=headers)
 
-    async def _score(self) -> None:
+    async def _score(self, queue: asyncio.Queue[_Item], score) -> None:
+        """Batches from `queue`, scored in the worker thread, published as they come back."""
+        if score is None:
+            return
         loop = asyncio.get_running_loop()
         s = self.settings
         while True:
-            batch = [await self._queue.get()]
+            batch = [await queue.get()]
             deadline = time.monotonic() + s.batch_max_wait_ms / 1000
             while len(batch) < s.batch_max_cycles and (wait := deadline - time.monotonic()) > 0:
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), wait))
+                    batch.append(await asyncio.wait_for(queue.get(), wait))
                 except TimeoutError:
                     break
-            verdicts = await loop.run_in_executor(self._executor, self.pipeline.score, [b.cycle for b in batch])
-            for item, verdict in zip(batch, verdicts, strict=True):
+            try:
+                verdicts = await loop.run_in_executor(self._executor, score, [b.payload for b in batch])
+            except Exception:  # scoring failed: the items stay held (uncommitted) and are re-read after a restart
+                log.exception("scoring a batch of %d failed", len(batch))
+                verdicts = []
+            for item, verdict in zip(batch, verdicts, strict=False):
                 self._publish(item, verdict)
             for _ in batch:
-                self._queue.task_done()
+                queue.task_done()
 
-    def _publish(self, item: _Closed, verdict: Verdict) -> None:
+    def _publish(self, item: _Item, verdict: Verdict) -> None:
         assert self.outbox is not None
-        closed_at = item.cycle.closed_at
+        started = item.started
         self.metrics.cycles.labels("anomalous" if verdict.anomalous else "normal").inc()
         self.health.cycles += 1
         for listener in self.listeners:
             listener([verdict])
         self.outbox.send(self.settings.anomalies_topic, verdict.key, verdict.to_bytes(), tokens=[item.token],
-                         on_ack=lambda: self.metrics.latency.observe(time.monotonic() - closed_at))
+                         on_ack=lambda: self.metrics.latency.observe(time.monotonic() - started))
         if self.settings.scores_topic:
-            compact = {"robot": verdict.robot_id, "cycle": verdict.cycle_id, "score": verdict.score,
-                       "anomalous": verdict.anomalous, "end": verdict.end_time}
+            compact = {"source": verdict.source, "id": verdict.robot_id or verdict.cell_id, "cycle": verdict.cycle_id,
+                       "score": verdict.score, "anomalous": verdict.anomalous, "end": verdict.end_time}
             self.outbox.send(self.settings.scores_topic, verdict.key, _json(compact))
 
     async def _probe(self) -> None:
@@ -273,16 +306,18 @@ class Service:
 
     async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
         """Stop reading; score and deliver what was closed; commit; leave the group."""
-        consume, score, housekeep, probe = tasks
+        consume, score, score_camera, housekeep, probe = tasks
         for task in (consume, housekeep, probe):
             task.cancel()
         await asyncio.gather(consume, housekeep, probe, return_exceptions=True)
         try:
-            await asyncio.wait_for(self._queue.join(), 60)
+            await asyncio.wait_for(asyncio.gather(self._queue.join(), self._camera_queue.join()), 60)
         except TimeoutError:
-            log.warning("shutdown: %d cycles left unscored; they will be re-read", self._queue.qsize())
-        score.cancel()
-        await asyncio.gather(score, return_exceptions=True)
+            log.warning("shutdown: %d cycles and %d frames left unscored; they will be re-read",
+                        self._queue.qsize(), self._camera_queue.qsize())
+        for task in (score, score_camera):
+            task.cancel()
+        await asyncio.gather(score, score_camera, return_exceptions=True)
         assert self.outbox is not None and self.consumer is not None
         if not await self.outbox.drain(self.settings.broker_timeout_s):
             log.warning("shutdown: verdicts not acknowledged in time; their cycles will be re-read")
