@@ -48,6 +48,8 @@ def serve(
                   f"{trained.card.sample_rate_hz:g} Hz), {settings.signals_topic} -> {settings.anomalies_topic} "
                   f"on {settings.kafka.bootstrap_servers}, group {settings.group}")
     asyncio.run(_run(service, dashboard))
+    if service.failed:
+        raise typer.Exit(1)
 
 
 async def _run(service, dashboard: bool) -> None:

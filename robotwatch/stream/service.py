@@ -61,6 +61,7 @@ class Service:
         self._lag: dict[TopicPartition, int] = {}
         self.consumer: AIOKafkaConsumer | None = None
         self.outbox: Outbox | None = None
+        self.failed = False
 
     def stop(self) -> None:
         self._stop.set()
@@ -81,7 +82,15 @@ class Service:
                                          name="score-camera"),
                      asyncio.create_task(self._housekeep(), name="housekeep"),
                      asyncio.create_task(self._probe(), name="probe")]
-            await self._stop.wait()
+            stopped = asyncio.create_task(self._stop.wait())
+            await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    # A task died of a bug: stop cleanly (nothing unacknowledged is committed)
+                    # and exit non-zero so the supervisor restarts the service.
+                    log.error("task %s failed: %r; shutting down", task.get_name(), task.exception())
+                    self.failed = True
+            stopped.cancel()
             await self._shutdown(tasks)
         finally:
             if http is not None:
