@@ -78,10 +78,10 @@ class Service:
                 return
             tasks = [asyncio.create_task(self._consume(), name="consume"),
                      asyncio.create_task(self._score(self._queue, self.pipeline.score), name="score"),
-                     asyncio.create_task(self._score(self._camera_queue, self.camera.score if self.camera else None),
-                                         name="score-camera"),
                      asyncio.create_task(self._housekeep(), name="housekeep"),
                      asyncio.create_task(self._probe(), name="probe")]
+            if self.camera is not None:
+                tasks.append(asyncio.create_task(self._score(self._camera_queue, self.camera.score), name="score"))
             stopped = asyncio.create_task(self._stop.wait())
             await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in tasks:
@@ -214,8 +214,6 @@ class Service:
 
     async def _score(self, queue: asyncio.Queue[_Item], score) -> None:
         """Batches from `queue`, scored in the worker thread, published as they come back."""
-        if score is None:
-            return
         loop = asyncio.get_running_loop()
         s = self.settings
         while True:
@@ -315,18 +313,19 @@ class Service:
 
     async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
         """Stop reading; score and deliver what was closed; commit; leave the group."""
-        consume, score, score_camera, housekeep, probe = tasks
-        for task in (consume, housekeep, probe):
+        readers = [t for t in tasks if t.get_name() != "score"]
+        scorers = [t for t in tasks if t.get_name() == "score"]
+        for task in readers:
             task.cancel()
-        await asyncio.gather(consume, housekeep, probe, return_exceptions=True)
+        await asyncio.gather(*readers, return_exceptions=True)
         try:
             await asyncio.wait_for(asyncio.gather(self._queue.join(), self._camera_queue.join()), 60)
         except TimeoutError:
             log.warning("shutdown: %d cycles and %d frames left unscored; they will be re-read",
                         self._queue.qsize(), self._camera_queue.qsize())
-        for task in (score, score_camera):
+        for task in scorers:
             task.cancel()
-        await asyncio.gather(score, score_camera, return_exceptions=True)
+        await asyncio.gather(*scorers, return_exceptions=True)
         assert self.outbox is not None and self.consumer is not None
         if not await self.outbox.drain(self.settings.broker_timeout_s):
             log.warning("shutdown: verdicts not acknowledged in time; their cycles will be re-read")
