@@ -14,10 +14,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def side_by_side(work: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict[str, float]:
-    """Median seconds per call of each function, after one warm-up call each."""
-    for fn in work.values():
-        fn()
+def side_by_side(work: dict[str, Callable[[], object]], repeats: int, device: torch.device,
+                 warmup: int = 3) -> dict[str, float]:
+    """Median seconds per call of each function, after `warmup` calls each.
+
+    The first calls of a process pay for allocator growth and FFT/oneDNN plan caches; a
+    serving process pays them once, so they are not part of its per-cycle cost."""
+    for _ in range(warmup):
+        for fn in work.values():
+            fn()
     _sync(device)
     samples: dict[str, list[float]] = {name: [] for name in work}
     for _ in range(repeats):

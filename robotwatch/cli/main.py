@@ -20,37 +20,20 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Watch industrial robot cells for anomalies with normalizing flows."""
+    from robotwatch.allocator import keep_freed_memory
 
-from robotwatch.cli.train import train  # noqa: E402
+    keep_freed_memory()
 
-app.command()(train)
-
-from robotwatch.cli.vision import app as vision_app  # noqa: E402
-
-app.add_typer(vision_app, name="vision")
-
-from robotwatch.cli.evaluate import evaluate  # noqa: E402
-
-app.command()(evaluate)
-
-from robotwatch.cli.simulate import simulate  # noqa: E402
-
-app.command()(simulate)
 
 from robotwatch.cli.bench import bench  # noqa: E402
-
-app.command()(bench)
-
-from robotwatch.cli.vision import app as vision_app  # noqa: E402
-
-app.add_typer(vision_app, name="vision")
-
+from robotwatch.cli.demo import demo  # noqa: E402
+from robotwatch.cli.evaluate import evaluate  # noqa: E402
 from robotwatch.cli.replay import replay  # noqa: E402
 from robotwatch.cli.serve import serve  # noqa: E402
+from robotwatch.cli.simulate import simulate  # noqa: E402
+from robotwatch.cli.train import train  # noqa: E402
+from robotwatch.cli.vision import app as vision_app  # noqa: E402
 
-app.command()(serve)
-app.command()(replay)
-
-from robotwatch.cli.demo import demo  # noqa: E402
-
-app.command()(demo)
+for command in (simulate, train, evaluate, bench, serve, replay, demo):
+    app.command()(command)
+app.add_typer(vision_app, name="vision")
