@@ -90,6 +90,12 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
 class ServeProcess:
     """`robotwatch serve` as a real process, as users run it."""
 
@@ -99,7 +105,7 @@ class ServeProcess:
         config = log_dir / f"serve-{self.http_port}.toml"
         lines = [f'signals_topic = "{topics["signals"]}"', f'anomalies_topic = "{topics["anomalies"]}"',
                  f'dead_letter_topic = "{topics["dlq"]}"', f'group = "{group}"', f"http_port = {self.http_port}",
-                 'device = "cpu"', 'log_format = "text"', *(f"{k} = {v!r}".replace("'", '"') for k, v in settings.items())]
+                 'device = "cpu"', 'log_format = "text"', *(f"{k} = {_toml(v)}" for k, v in settings.items())]
         config.write_text("\n".join(lines) + f'\n[kafka]\nbootstrap_servers = "{broker.bootstrap}"\n')
         self.log = (log_dir / f"serve-{self.http_port}.log").open("ab")
         self.proc = subprocess.Popen(

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,8 @@ def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
         assert stats.frames > 0
         records = asyncio.run(read_all(broker.bootstrap, topics["anomalies"], expect=20 * len(samples), idle_s=4))
         health = serve.health()
+        with urllib.request.urlopen(f"http://127.0.0.1:{serve.http_port}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
     finally:
         serve.kill(signal.SIGTERM)
     ids = _verdict_ids(records)
@@ -100,6 +103,10 @@ def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
         assert v["score"] == pytest.approx(offline[int(v["cycle_id"])], rel=1e-4), json.dumps(v)
         assert r.key.decode() == v["robot_id"]
     assert health is not None and health["dead_letters"] == 0 and health["broker_connected"]
+    assert health["cycles"] == len(records) and health["consumer_lag"] == 0
+    scored = sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("robotwatch_cycles_total"))
+    assert scored == len(records)
+    assert "robotwatch_verdict_latency_seconds_bucket" in metrics and "robotwatch_broker_up 1.0" in metrics
 
 
 def _wait_complete(broker: Broker, topic: str, expected: set, limit_s: float = 120) -> list:
@@ -226,13 +233,14 @@ def test_thousands_of_malformed_frames_go_to_the_dead_letter_topic(
     start_serve: Callable[..., ServeProcess],
 ) -> None:
     cell, model_path, samples = stream_cell
-    topics = _topics(broker, partitions=2)
+    topics = {"signals": unique("signals"), "anomalies": unique("anomalies"), "dlq": unique("dlq")}  # serve creates them
     from robotwatch.stream.embedded import file_frames
 
     valid = next(iter(file_frames(cell, SIGNALS, 1)))[1]
     bad = _garbage(valid, 3500)
     assert len(bad) >= 2000
-    serve = start_serve(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0)
+    serve = start_serve(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0,
+                        create_topics=True, topic_partitions=2)
     serve.wait_assigned()
     try:
         sender = threading.Thread(target=lambda: asyncio.run(produce(
