@@ -2,8 +2,8 @@
 
 For a growing number of robots (a bounded list), a serve process consumes the frames that
 this process publishes at real time from a 500 Hz simulated file. A step passes when the
-consumer lag stays bounded and every cycle gets its verdict within a few seconds of the
-end of the stream. Latency is cycle end (the publication of its last frame) to verdict
+consumer lag stays bounded, every cycle gets its verdict and 99 % of them come within a
+second of the cycle's end. Latency is cycle end (the publication of its last frame) to verdict
 (the broker's timestamp of the verdict); each robot's last cycle, which closes on the
 idle timeout by design, is left out.
 """
@@ -22,13 +22,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from robotwatch.bench.broker import LocalBroker, free_port
 from robotwatch.stream.embedded import file_frames
+from robotwatch.stream.publisher import frame_producer
 
 ROBOT_STEPS = (10, 25, 50, 75, 100, 150, 200)
+LATENCY_P99_LIMIT_MS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class ServeStep:
     publisher_late_s: float
     latency_p50_ms: float
     latency_p99_ms: float
+    service_latency_p50_ms: float  # cycle closed -> verdict made, inside serve
+    service_latency_p99_ms: float
+    flagged_fraction: float  # cycles over threshold
     kept_up: bool
 
 
@@ -49,6 +54,7 @@ class ServeFigures:
     max_robots_500hz: int
     latency_p50_ms: float
     latency_p99_ms: float
+    localize: str
     steps: list[ServeStep]
 
     def as_dict(self) -> dict[str, object]:
@@ -75,8 +81,7 @@ async def _create(bootstrap: str, names: list[str], partitions: int) -> None:
 async def _publish(data: Path, signals: list[str], bootstrap: str, topic: str, robots: int, port: int
                    ) -> tuple[dict[tuple[str, int], float], float, list[int]]:
     """Real-time publication; returns each cycle's end (wall clock), the worst lateness and lag samples."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=5,
-                                max_request_size=16 << 20)
+    producer = frame_producer({"bootstrap_servers": bootstrap})
     await producer.start()
     ends: dict[tuple[str, int], float] = {}
     lags: list[int] = []
@@ -92,7 +97,7 @@ async def _publish(data: Path, signals: list[str], bootstrap: str, topic: str, r
             await producer.send(topic, value=frame, key=chunk.robot.encode())
             ends[(chunk.robot, chunk.cycle)] = started + chunk.due_s
             if time.time() > next_probe:
-                lags.append(int(_health(port).get("consumer_lag", 0)))
+                lags.append(int((await asyncio.to_thread(_health, port)).get("consumer_lag", 0)))
                 next_probe += 1.0
         await producer.flush()
     finally:
@@ -116,14 +121,14 @@ async def _verdicts(bootstrap: str, topic: str, expected: int, limit_s: float) -
 
 
 def _step(model: Path, data: Path, signals: list[str], bootstrap: str, robots: int, n_cycles: int,
-          workdir: Path) -> ServeStep:
+          workdir: Path, localize: str) -> ServeStep:
     names = {k: f"{k}-{uuid.uuid4().hex[:6]}" for k in ("signals", "anomalies", "dlq")}
     asyncio.run(_create(bootstrap, list(names.values()), partitions=4))
     port = free_port()
     config = workdir / f"serve-{robots}.toml"
     config.write_text(f'signals_topic = "{names["signals"]}"\nanomalies_topic = "{names["anomalies"]}"\n'
                       f'dead_letter_topic = "{names["dlq"]}"\ngroup = "bench-{robots}"\nhttp_port = {port}\n'
-                      f'idle_close_s = 2.0\ndevice = "auto"\n[kafka]\nbootstrap_servers = "{bootstrap}"\n')
+                      f'idle_close_s = 2.0\ndevice = "auto"\nlocalize = "{localize}"\n[kafka]\nbootstrap_servers = "{bootstrap}"\n')
     serve = subprocess.Popen([str(Path(sys.executable).parent / "robotwatch"), "serve", "--model", str(model),
                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -140,23 +145,31 @@ def _step(model: Path, data: Path, signals: list[str], bootstrap: str, robots: i
         serve.terminate()
         serve.wait(60)
     last = {robot: max(c for r, c in ends if r == robot) for robot, _ in ends}
-    latencies = []
+    latencies, service = [], []
     for record in records:
         v = json.loads(record.value)
         cycle = int(v["cycle_id"])
         if cycle != last[v["robot_id"]]:
             latencies.append(record.timestamp / 1000 - ends[(v["robot_id"], cycle)])
-    lat_ms = 1000 * np.array(latencies or [np.nan])
+            service.append(v["processing_latency_ms"] / 1000)
+    flagged = float(np.mean([json.loads(r.value)["anomalous"] for r in records])) if records else float("nan")
+    lat_ms, service_ms = (1000 * np.array(x or [np.nan]) for x in (latencies, service))
     scored = len({(json.loads(r.value)["robot_id"], json.loads(r.value)["cycle_id"]) for r in records})
-    # Keeping up: every cycle scored, no backlog left, and the publisher itself on schedule.
-    kept_up = scored == expected and end_lag < robots * 2 and late < 1.0
+    # Keeping up: every cycle scored, no backlog left in Kafka or inside serve, and the publisher
+    # itself on schedule. A queue of cycles inside serve shows only as late verdicts, so the
+    # product's promise (a verdict within a second of the cycle's end, p99) is part of it.
+    kept_up = (scored == expected and end_lag < robots * 2 and late < 1.0
+               and float(np.nanpercentile(lat_ms, 99)) <= LATENCY_P99_LIMIT_MS)
     return ServeStep(robots, expected, scored, max(lags or [0]), end_lag, round(late, 3),
-                     float(np.nanpercentile(lat_ms, 50)), float(np.nanpercentile(lat_ms, 99)), kept_up)
+                     *(float(np.nanpercentile(x, q)) for x in (lat_ms, service_ms) for q in (50, 99)), round(flagged, 3), kept_up)
 
 
 def bench_serve(bootstrap: str | None = None, steps: tuple[int, ...] = ROBOT_STEPS, n_cycles: int = 3,
-                on_step=None) -> ServeFigures:
-    """Raise the number of robots along `steps` until serve falls behind."""
+                localize: str = "anomalous", on_step=None) -> ServeFigures:
+    """Raise the number of robots along `steps` until serve falls behind.
+
+    `localize` as in serve's settings; its default localizes only cycles over threshold, so
+    the figures hold while anomalies are rare (flagged_fraction says how rare they were)."""
     from replay.schema import SIGNALS
     from replay.simulator import load_profile, write_dataset
     from robotwatch.artifact import save_model
@@ -170,13 +183,14 @@ def bench_serve(bootstrap: str | None = None, steps: tuple[int, ...] = ROBOT_STE
         with tempfile.TemporaryDirectory(prefix="robotwatch-bench-") as tmp:
             workdir = Path(tmp)
             train, data = workdir / "train.parquet", workdir / "stream.parquet"
-            # A 100 Hz model (T ~ 1150) as in the MTS-Flow issue, fed by 500 Hz frames.
-            write_dataset(train, load_profile("default"), n_cycles=12, rate=100, seed=5)
-            model = fit_model(train, FitOptions(signals=SIGNALS, rate_hz=100), TrainingSettings(epochs=1, batch_size=4))
+            # A 100 Hz model (T ~ 1150) as in the MTS-Flow issue, fed by 500 Hz frames of the same cell.
+            write_dataset(train, load_profile("default"), n_cycles=40, rate=500, seed=5)
+            model = fit_model(train, FitOptions(signals=SIGNALS, rate_hz=100), TrainingSettings(epochs=4, batch_size=8))
             save_model(model, workdir / "model.rwmodel")
             write_dataset(data, load_profile("default"), n_cycles=n_cycles, rate=500, seed=6)
             for robots in steps:
-                step = _step(workdir / "model.rwmodel", data, list(SIGNALS), bootstrap, robots, n_cycles, workdir)
+                step = _step(workdir / "model.rwmodel", data, list(SIGNALS), bootstrap, robots, n_cycles, workdir,
+                             localize)
                 results.append(step)
                 if on_step is not None:
                     on_step(step)
@@ -188,4 +202,4 @@ def bench_serve(bootstrap: str | None = None, steps: tuple[int, ...] = ROBOT_STE
     passed = [s for s in results if s.kept_up]
     best = passed[-1] if passed else None
     return ServeFigures(best.robots if best else 0, best.latency_p50_ms if best else float("nan"),
-                        best.latency_p99_ms if best else float("nan"), results)
+                        best.latency_p99_ms if best else float("nan"), localize, results)

@@ -101,10 +101,14 @@ def _serve_table(figures):
     table = Table(title=f"serve: {figures.max_robots_500hz} robots at 500 Hz kept up (floor 50); "
                         f"cycle end -> verdict p50 {figures.latency_p50_ms:.0f} ms, p99 {figures.latency_p99_ms:.0f} ms "
                         f"(floor 1000)")
-    for column in ("robots", "cycles", "scored", "max lag", "end lag", "publisher late", "p50 ms", "p99 ms", "kept up"):
+    for column in ("robots", "cycles", "scored", "flagged", "max lag", "end lag", "publisher late", "p50 ms",
+                   "p99 ms", "in serve p50/p99 ms", "kept up"):
         table.add_column(column, justify="right")
     for s in figures.steps:
-        table.add_row(str(s.robots), str(s.cycles_expected), str(s.cycles_scored), str(s.max_lag), str(s.end_lag),
-                      f"{s.publisher_late_s:.2f} s", f"{s.latency_p50_ms:.0f}", f"{s.latency_p99_ms:.0f}",
+        table.add_row(str(s.robots), str(s.cycles_expected), str(s.cycles_scored), f"{s.flagged_fraction:.0%}",
+                      str(s.max_lag), str(s.end_lag), f"{s.publisher_late_s:.2f} s", f"{s.latency_p50_ms:.0f}",
+                      f"{s.latency_p99_ms:.0f}", f"{s.service_latency_p50_ms:.0f}/{s.service_latency_p99_ms:.0f}",
                       "[green]yes[/]" if s.kept_up else "[red]no[/]")
+    table.caption = (f"localize = {figures.localize}; latency = last frame published -> verdict's broker timestamp; "
+                     f"in serve = cycle closed -> verdict made")
     return table
