@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXCERPT = ROOT.parent / "shared" / "data" / "voraus-ad-excerpt.parquet"
+# Kept beside the project, not in it (its licence: ../shared/data/README.md); a checkout
+# elsewhere points at it with ROBOTWATCH_EXCERPT.
+EXCERPT = Path(os.environ.get("ROBOTWATCH_EXCERPT", ROOT.parent / "shared" / "data" / "voraus-ad-excerpt.parquet"))
 
 
 @pytest.fixture(scope="session")
 def excerpt() -> Path:
     """The 398-row real voraus-AD excerpt (4 cycles at 100 Hz), kept outside the project."""
     if not EXCERPT.exists():
-        pytest.skip(f"the real voraus-AD excerpt is not at {EXCERPT}")
+        pytest.skip(f"the real voraus-AD excerpt is not at {EXCERPT} (set ROBOTWATCH_EXCERPT)")
     return EXCERPT
 
 
