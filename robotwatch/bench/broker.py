@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 
 def tansu_binary() -> Path:
     try:
@@ -62,3 +64,13 @@ class LocalBroker:
             os.kill(self.proc.pid, signal.SIGCONT)
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+
+async def create_topics(bootstrap: str, names: list[str], partitions: int = 1) -> None:
+    """Topics with `partitions` partitions each, replication 1 (one local broker)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+    finally:
+        await admin.close()

@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from robotwatch.bench.broker import LocalBroker, free_port
+from robotwatch.bench.broker import LocalBroker, create_topics, free_port
 from robotwatch.stream.embedded import file_frames
 from robotwatch.stream.publisher import frame_producer
 
@@ -67,15 +66,6 @@ def _health(port: int) -> dict:
             return json.loads(response.read())
     except Exception:
         return {}
-
-
-async def _create(bootstrap: str, names: list[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
-    finally:
-        await admin.close()
 
 
 async def _publish(data: Path, signals: list[str], bootstrap: str, topic: str, robots: int, port: int
@@ -123,7 +113,7 @@ async def _verdicts(bootstrap: str, topic: str, expected: int, limit_s: float) -
 def _step(model: Path, data: Path, signals: list[str], bootstrap: str, robots: int, n_cycles: int,
           workdir: Path, localize: str) -> ServeStep:
     names = {k: f"{k}-{uuid.uuid4().hex[:6]}" for k in ("signals", "anomalies", "dlq")}
-    asyncio.run(_create(bootstrap, list(names.values()), partitions=4))
+    asyncio.run(create_topics(bootstrap, list(names.values()), partitions=4))
     port = free_port()
     config = workdir / f"serve-{robots}.toml"
     config.write_text(f'signals_topic = "{names["signals"]}"\nanomalies_topic = "{names["anomalies"]}"\n'

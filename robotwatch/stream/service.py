@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
@@ -32,6 +33,7 @@ from robotwatch.stream.topics import ensure_topics
 from robotwatch.stream.verdicts import Verdict
 
 log = logging.getLogger("robotwatch.serve")
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -170,19 +172,27 @@ class Service:
         self.metrics.frames.inc()
         self.health.frames += 1
         robot = message.key.decode(errors="replace") if message.key else ""
-        try:
+
+        def feed() -> list[AssembledCycle]:
             if not robot:
                 raise FrameError("no robot id: the message key must be the robot id")
-            frame = self.pipeline.decode(message.value or b"")
-            closed = self.pipeline.feed(robot, frame, message.offset, tp.partition)
+            return self.pipeline.feed(robot, self.pipeline.decode(message.value or b""), message.offset, tp.partition)
+
+        closed = self._or_dead_letter(tp, message, feed)
+        if closed is not None:
+            self._enqueue(tp, closed)
+
+    def _or_dead_letter(self, tp: TopicPartition, message, work: Callable[[], _T]) -> _T | None:
+        """work(), or None with the message dead-lettered: a bad message, or a bug, must cost
+        that one message and never the service."""
+        try:
+            return work()
         except FrameError as exc:
             self._dead_letter(tp, message, str(exc))
-            return
-        except Exception as exc:  # a bug must cost one message, not the service
+        except Exception as exc:
             log.exception("could not process %s[%d]@%d", tp.topic, tp.partition, message.offset)
             self._dead_letter(tp, message, f"internal error: {type(exc).__name__}: {exc}")
-            return
-        self._enqueue(tp, closed)
+        return None
 
     def _enqueue(self, tp: TopicPartition, closed: list[AssembledCycle]) -> None:
         for cycle in closed:
@@ -191,16 +201,11 @@ class Service:
     def _handle_camera(self, tp: TopicPartition, message) -> None:
         assert self.camera is not None
         self.metrics.camera_frames.inc()
-        try:
-            frame = self.camera.decode(message.key, message.value, message.headers, message.offset)
-        except FrameError as exc:
-            self._dead_letter(tp, message, str(exc))
-            return
-        except Exception as exc:  # a bug must cost one message, not the service
-            log.exception("could not decode camera frame %s[%d]@%d", tp.topic, tp.partition, message.offset)
-            self._dead_letter(tp, message, f"internal error: {type(exc).__name__}: {exc}")
-            return
-        self._camera_queue.put_nowait(_Item(frame, self.tracker.hold(tp, message.offset), frame.received_at))
+        camera = self.camera
+        frame = self._or_dead_letter(tp, message, lambda: camera.decode(message.key, message.value, message.headers,
+                                                                        message.offset))
+        if frame is not None:
+            self._camera_queue.put_nowait(_Item(frame, self.tracker.hold(tp, message.offset), frame.received_at))
 
     def _dead_letter(self, tp: TopicPartition, message, reason: str) -> None:
         assert self.outbox is not None

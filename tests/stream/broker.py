@@ -22,7 +22,6 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from robotwatch.bench.broker import LocalBroker, free_port
 
@@ -41,15 +40,6 @@ class Broker(LocalBroker):
 
 def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-async def create_topics(bootstrap: str, names: list[str], partitions: int = 1) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
-    finally:
-        await admin.close()
 
 
 async def read_all(bootstrap: str, topic: str, expect: int | None = None, idle_s: float = 3.0,

@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from robotwatch.bench.broker import create_topics
 from robotwatch.cli.main import app
-from tests.stream.broker import Broker, ServeProcess, create_topics, produce, read_all, unique
+from tests.stream.broker import Broker, ServeProcess, produce, read_all, unique
 
 pytestmark = pytest.mark.kafka
 

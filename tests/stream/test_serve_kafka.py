@@ -23,12 +23,13 @@ from hypothesis import strategies as st
 from replay import VorausFile
 from replay.schema import SIGNAL_GROUPS
 from robotwatch.artifact import load_model, save_model
+from robotwatch.bench.broker import create_topics
 from robotwatch.file_scoring import score_file
 from robotwatch.fitting import FitOptions, fit_model
 from robotwatch.stream.frames import signal_list_id
 from robotwatch.stream.publisher import publish_file
 from robotwatch.training import TrainingSettings
-from tests.stream.broker import Broker, ServeProcess, create_topics, produce, read_all, unique
+from tests.stream.broker import Broker, ServeProcess, produce, read_all, unique
 
 pytestmark = pytest.mark.kafka
 SIGNALS = list(SIGNAL_GROUPS["electrical"])  # 40 signals keep the frames small
