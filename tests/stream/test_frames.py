@@ -72,7 +72,7 @@ def test_other_signal_lists_are_accepted_when_known() -> None:
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        (lambda d: b"XXXX" + d[4:], "bad magic"),
+        (lambda d: b"JUNK" + d[4:], "bad magic"),
         (lambda d: d[:4] + struct.pack("<H", 9) + d[6:], "unsupported version 9"),
         (lambda d: d[:20], "truncated"),
         (lambda d: d[:-4], "does not add up"),
