@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from os import PathLike
 
+from rwcore.errors import UserError
 
-class VorausFormatError(ValueError):
+
+class VorausFormatError(UserError):
     """A file is not a valid voraus-AD table (or cannot be read at all)."""
 
     def __init__(self, path: str | PathLike[str], problem: str) -> None:

@@ -27,7 +27,6 @@ from replay.schema import (
     DTYPES,
     INDEX_NAME,
     META_COLUMNS,
-    NORMAL_TEST_SETTINGS,
     SIGNALS,
     TRAIN_SETTING,
 )
@@ -49,10 +48,6 @@ class CycleInfo:
     @property
     def is_train(self) -> bool:
         return self.setting == TRAIN_SETTING
-
-    @property
-    def is_normal_test(self) -> bool:
-        return self.setting in NORMAL_TEST_SETTINGS
 
 
 class VorausFile:

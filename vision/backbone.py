@@ -18,6 +18,8 @@ import torch
 from pydantic import BaseModel
 from torch import Tensor, nn
 
+from rwcore.errors import UserError
+
 DEFAULT_ARCH = "efficientnet-lite0"
 STRIDES = (8, 16, 32)
 # Lite models were trained on inputs scaled to [-1, 1] ((x - 127) / 128 in TF-Lite); the
@@ -26,7 +28,7 @@ _LITE_NORM = ((127 / 255,) * 3, (128 / 255,) * 3)
 _IMAGENET_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
-class BackboneError(ValueError):
+class BackboneError(UserError):
     """The backbone cannot be built: unknown architecture or unusable weights file."""
 
 

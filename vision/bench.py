@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel
 
+from rwcore.device import pick_device
 from vision.config import METHODS
-from vision.engine.device import resolve_device
 from vision.models import build_detector
 
 
@@ -52,7 +52,7 @@ def _frames(image_size: int, n: int) -> list[torch.Tensor]:
 def frames_per_second(method: str, image_size: int, frames: list[torch.Tensor], device: str = "cpu") -> float:
     """Throughput of scoring (score and anomaly map) frame by frame. The weights do not change
     the amount of work, so an untrained model times the same as a trained one."""
-    detector = build_detector(METHODS[method](image_size=image_size)).to(resolve_device(device)).eval()
+    detector = build_detector(METHODS[method](image_size=image_size)).to(pick_device(device)).eval()
     depth = None
     with torch.no_grad():
         for frame in frames[:2]:  # warm-up: allocator and kernel selection
@@ -132,7 +132,7 @@ def run_bench(
             results[method] = bench
     return BenchResult(
         image_size=image_size,
-        device=str(resolve_device(device)),
+        device=str(pick_device(device)),
         threads=torch.get_num_threads(),
         methods=results,
     )

@@ -23,13 +23,14 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from rwcore.errors import UserError
 from vision.transforms import resize
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 GOOD = "good"
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """The folder is not in the MVTec layout, or a file in it cannot be read; names the path."""
 
     def __init__(self, path: Path | str, problem: str) -> None:

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 import torch
 
 from robotwatch.bench.timing import side_by_side
-from robotwatch.localization import input_gradient
-from robotwatch.model import FlowConfig, MTSFlow
-from robotwatch.model.reference import reference_nll
+from robotwatch.mtsflow.localize import input_gradient
+from robotwatch.mtsflow.network import FlowConfig, MTSFlow
+from robotwatch.mtsflow.network.reference import reference_nll
 
 
 @dataclass(frozen=True)

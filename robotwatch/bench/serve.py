@@ -25,8 +25,8 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer
 
 from robotwatch.bench.broker import LocalBroker, create_topics, free_port
-from robotwatch.stream.embedded import file_frames
-from robotwatch.stream.publisher import frame_producer
+from robotwatch.playback.file_stream import file_frames
+from robotwatch.playback.publisher import frame_producer
 
 ROBOT_STEPS = (10, 25, 50, 75, 100, 150, 200)
 LATENCY_P99_LIMIT_MS = 1000.0
@@ -155,16 +155,15 @@ def _step(model: Path, data: Path, signals: list[str], bootstrap: str, robots: i
 
 
 def bench_serve(bootstrap: str | None = None, steps: tuple[int, ...] = ROBOT_STEPS, n_cycles: int = 3,
-                localize: str = "anomalous", on_step=None) -> ServeFigures:
+                localize: str = "flagged", on_step=None) -> ServeFigures:
     """Raise the number of robots along `steps` until serve falls behind.
 
     `localize` as in serve's settings; its default localizes only cycles over threshold, so
     the figures hold while anomalies are rare (flagged_fraction says how rare they were)."""
     from replay.schema import SIGNALS
     from replay.simulator import load_profile, write_dataset
-    from robotwatch.artifact import save_model
-    from robotwatch.fitting import FitOptions, fit_model
-    from robotwatch.training import TrainingSettings
+    from robotwatch.mtsflow.fit import FitOptions, TrainingSettings, fit_model
+    from robotwatch.mtsflow.model_file import save_model
 
     broker = LocalBroker() if bootstrap is None else None
     bootstrap = bootstrap or broker.bootstrap  # type: ignore[union-attr]

@@ -23,8 +23,8 @@ def bench(
     """Time MTS-Flow's forward, forward + localization and training step (100 Hz and 500 Hz; CUDA when present) side by side with the straightforward reference computation, signal frame decoding, and with --serve the streaming service end to end."""
     import torch
 
+    from robotwatch.bench.decoding import bench_frames
     from robotwatch.bench.flow import bench_flow
-    from robotwatch.bench.frames import bench_frames
 
     settings = [("cpu", 100.0, 1150, 2, 16, 8)]
     if not quick:

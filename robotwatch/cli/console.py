@@ -6,21 +6,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+
+from rwcore.errors import UserError
 
 console = Console(stderr=True)
 out = Console()
 
 
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic error as one line: `key: what is wrong; other.key: ...`."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"].removeprefix("Value error, ")
+        for e in exc.errors()
+    )
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn errors about the user's input into one red line and exit status 2, no traceback."""
-    from replay.errors import VorausFormatError
-    from robotwatch.artifact import ModelFileError
-    from robotwatch.datafile import DataError
-
     try:
         yield
-    except (VorausFormatError, ModelFileError, DataError, FileNotFoundError) as exc:
+    except ValidationError as exc:
+        console.print(f"[bold red]error:[/] invalid settings: {validation_problems(exc)}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except (UserError, FileNotFoundError) as exc:
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None

@@ -24,12 +24,11 @@ def demo(
     from rich.rule import Rule
 
     from replay.simulator import load_profile, write_dataset
-    from robotwatch.cli.replay import _run_embedded
-    from robotwatch.cli.train import run_training
-    from robotwatch.evaluation.protocol import evaluate_model, example_views
+    from robotwatch.cli.progress import replay_with_view, train_with_progress
+    from robotwatch.evaluation.examples import example_views
+    from robotwatch.evaluation.protocol import evaluate_model
     from robotwatch.evaluation.report import write_report
-    from robotwatch.stream.embedded import replay_embedded
-    from robotwatch.stream.summary import replay_summary
+    from robotwatch.playback.summary import replay_summary
 
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -41,13 +40,13 @@ def demo(
         console.print(f"wrote {data} ({summary.rows:,} rows) and the ground truth {data.stem}.truth.parquet")
 
         console.print(Rule(f"2/4 training MTS-Flow on the normal training cycles ({epochs} epochs at 50 Hz)"))
-        model = run_training(data, model_path, epochs=epochs, batch_size=16, rate=50.0, signals="machine", seed=seed,
+        model = train_with_progress(data, model_path, epochs=epochs, batch_size=16, rate=50.0, signals="machine", seed=seed,
                              device=device, learning_rate=8e-4)
         console.print(f"model {model.model_id}: threshold {model.card.threshold:,.0f} "
                       f"(1 % false positives on {model.card.training.n_calibration_cycles} held-out normal cycles)")
 
         console.print(Rule("3/4 replaying the test cycles through the pipeline (frames -> cycles -> verdicts)"))
-        result = _run_embedded(replay_embedded, model, data, 1, speed, "test", device, console.is_terminal)
+        result = replay_with_view(model, data, 1, speed, "test", device, console.is_terminal)
         replayed = replay_summary(result, data, model)
         for renderable in replayed.renderables():
             out.print(renderable)

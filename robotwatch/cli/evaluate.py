@@ -107,7 +107,7 @@ def evaluate(
 
     if report is not None:
         with user_errors(), console.status("writing the report"):
-            from robotwatch.evaluation.protocol import example_views
+            from robotwatch.evaluation.examples import example_views
             from robotwatch.evaluation.report import write_report
 
             views = example_views(models[0], data, runs_by_method["MTS-Flow"][0]) if models else []
@@ -124,18 +124,18 @@ def evaluate(
 
 def _models(paths: list[Path], runs: int, data: Path, **training: object) -> list:
     """The model given, or `runs` fresh ones trained on DATA with consecutive seeds."""
-    from robotwatch.artifact import load_model
+    from robotwatch.mtsflow.model_file import load_model
 
     if len(paths) == 2:
         return [load_model(paths[0])]
-    from robotwatch.cli.train import run_training
+    from robotwatch.cli.progress import train_with_progress
 
     console.print(f"training {runs} MTS-Flow model(s) on {data.name} first (give MODEL DATA to evaluate a trained one)")
     models = []
     seed = int(training.pop("seed"))  # type: ignore[call-overload]
     with tempfile.TemporaryDirectory(prefix="robotwatch-eval-") as tmp:
         for k in range(runs):
-            models.append(run_training(data, Path(tmp) / f"run{k}.rwmodel", seed=seed + k, **training))  # type: ignore[arg-type]
+            models.append(train_with_progress(data, Path(tmp) / f"run{k}.rwmodel", seed=seed + k, **training))  # type: ignore[arg-type]
     return models
 
 

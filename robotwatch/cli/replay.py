@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from robotwatch.cli.console import console, out, user_errors
+from robotwatch.cli.progress import replay_with_view, train_with_progress
 
 
 def replay(
@@ -37,17 +38,15 @@ def replay(
     with user_errors():
         if to_kafka:
             from replay.schema import SIGNALS
-            from robotwatch.artifact import load_model
+            from robotwatch.mtsflow.model_file import load_model
 
             signals = load_model(model).card.signals if model is not None else list(SIGNALS)
             _publish(data, signals, to_kafka, topic, robots, None if as_fast_as_possible else (speed or 1.0), part)
             return
         trained = _model(data, model)
-        from robotwatch.stream.embedded import replay_embedded
-
-        result = _run_embedded(replay_embedded, trained, data, robots, pace, part, device,
-                               dashboard and not json_output and console.is_terminal)
-        from robotwatch.stream.summary import replay_summary
+        result = replay_with_view(trained, data, robots, pace, part, device,
+                                  dashboard and not json_output and console.is_terminal)
+        from robotwatch.playback.summary import replay_summary
 
         summary = replay_summary(result, data, trained)
     if json_output:
@@ -57,7 +56,8 @@ def replay(
             out.print(renderable)
     if report is not None:
         with user_errors(), console.status("writing the report"):
-            from robotwatch.evaluation.protocol import evaluate_model, example_views
+            from robotwatch.evaluation.examples import example_views
+            from robotwatch.evaluation.protocol import evaluate_model
             from robotwatch.evaluation.report import write_report
 
             offline = evaluate_model(trained, data, device)
@@ -68,42 +68,20 @@ def replay(
 
 
 def _model(data: Path, model: Path | None):
-    from robotwatch.artifact import load_model
+    from robotwatch.mtsflow.model_file import load_model
 
     if model is not None:
         return load_model(model)
-    from robotwatch.cli.train import run_training
-
     out_path = data.with_name(f"{data.stem}.quick.rwmodel")
     console.print(f"no --model: training a quick MTS-Flow (8 epochs at 50 Hz) on the training cycles of {data.name} "
                   f"first; it is saved as {out_path}")
-    return run_training(data, out_path, epochs=8, batch_size=16, rate=50.0, signals="machine", seed=177,
+    return train_with_progress(data, out_path, epochs=8, batch_size=16, rate=50.0, signals="machine", seed=177,
                         device="auto", learning_rate=8e-4)
-
-
-def _run_embedded(replay_embedded, trained, data: Path, robots: int, pace: float | None, part: str,
-                  device: str, live: bool):
-    from robotwatch.stream.dashboard import LiveView
-
-    view = LiveView(title=f"robotwatch replay · {data.name} · {robots} robot(s)")
-    if not live:
-        with console.status(f"replaying {data.name} through the pipeline"):
-            return replay_embedded(trained, data, robots=robots, speed=pace, part=part, device=device,  # type: ignore[arg-type]
-                                   on_verdicts=view.add)
-    from rich.live import Live
-
-    with Live(view.render(), console=console, refresh_per_second=4) as live_view:
-        def show(verdicts) -> None:
-            view.add(verdicts)
-            live_view.update(view.render())
-
-        return replay_embedded(trained, data, robots=robots, speed=pace, part=part, device=device,  # type: ignore[arg-type]
-                               on_verdicts=show)
 
 
 def _publish(data: Path, signals: list[str], bootstrap: str, topic: str, robots: int, speed: float | None,
              part: str) -> None:
-    from robotwatch.stream.publisher import publish_file
+    from robotwatch.playback.publisher import publish_file
 
     pace = "as fast as possible" if speed is None else f"at {speed:g} x real time"
     with console.status(f"publishing {data.name} as {robots} robot(s) to {topic} on {bootstrap}, {pace}"):

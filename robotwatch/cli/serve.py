@@ -31,7 +31,7 @@ def serve(
     Settings come from --config (TOML), ROBOTWATCH_* environment variables (nested with __,
     e.g. ROBOTWATCH_KAFKA__SASL_MECHANISM) and these options, the latter winning.
     """
-    from robotwatch.artifact import load_model
+    from robotwatch.mtsflow.model_file import load_model
     from robotwatch.stream.logs import setup_logging
     from robotwatch.stream.service import Service
     from robotwatch.stream.settings import load_settings

@@ -7,15 +7,13 @@ stays fast.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from robotwatch.cli.console import console, out
+from robotwatch.cli.console import console, out, user_errors
 
 app = typer.Typer(
     help="Anomaly detection on camera images of the cell (thesis ch. 4-6).", no_args_is_help=True
@@ -31,33 +29,6 @@ class Method(StrEnum):
 class Pose(StrEnum):
     place = "place"
     pick = "pick"
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Errors about the user's input: one red line and exit status 2, no traceback."""
-    from pydantic import ValidationError
-
-    from vision.backbone import BackboneError
-    from vision.datasets import DatasetError
-    from vision.deploy import FrameError
-    from vision.engine.trainer import TrainingError
-    from vision.model_file import ModelFileError
-
-    try:
-        yield
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-            if e["loc"]
-            else e["msg"].removeprefix("Value error, ")
-            for e in exc.errors()
-        )
-        console.print(f"[bold red]error:[/] invalid settings: {problems}", soft_wrap=True)
-        raise typer.Exit(2) from None
-    except (DatasetError, ModelFileError, BackboneError, FrameError, TrainingError, FileNotFoundError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
@@ -101,7 +72,7 @@ def train(
     from vision.engine.fit import fit
     from vision.model_file import save_model
 
-    with _user_errors():
+    with user_errors():
         settings = {"image_size": image_size, "backbone": backbone, **_overrides(set_)}
         if epochs is not None:
             settings["epochs"] = epochs
@@ -147,7 +118,7 @@ def evaluate(
     from vision.evaluation.report import write_report
     from vision.model_file import load_model
 
-    with _user_errors():
+    with user_errors():
         detector, meta = load_model(model, device)
         scores = score_test_set(detector, data, batch_size)
         result = compute_metrics(scores, meta.thresholds, meta.config.method, data, meta.config.image_size)
@@ -193,16 +164,16 @@ def score(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
 ) -> None:
     """Score frames: anomaly score, verdict and where the anomaly is."""
-    from vision.deploy import FrameError, FrameScorer, save_map_png
+    from vision.deploy import FrameScorer, ImageError, save_map_png
 
-    with _user_errors():
+    with user_errors():
         scorer = FrameScorer(model, device)
         failed = 0
         for i, path in enumerate(images):
             try:
                 frame = scorer.decode(path.read_bytes())
                 (result,) = scorer.score([frame])
-            except FrameError as exc:  # as the stream would dead-letter it: say why, go on
+            except ImageError as exc:  # as the stream would dead-letter it: say why, go on
                 console.print(f"[bold red]{path}:[/] {exc}", soft_wrap=True)
                 failed += 1
                 continue

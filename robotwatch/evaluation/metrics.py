@@ -19,8 +19,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from replay.schema import ANOMALY_CATEGORIES, TRAIN_SETTING, Category
+from robotwatch.evaluation.results import REQUIRED_COLUMNS
 
-RESULT_COLUMNS: tuple[str, ...] = ("sample", "category", "setting", "anomaly", "score")
 LOCALIZATION_COLUMNS: tuple[str, ...] = ("truth_start_s", "truth_end_s", "event_time_s")
 
 
@@ -51,9 +51,9 @@ class RunSummary:
 
 def check_results(results: pd.DataFrame) -> None:
     """Raise a ValueError naming the problem if `results` is not a per-cycle test table."""
-    absent = [c for c in RESULT_COLUMNS if c not in results.columns]
+    absent = [c for c in REQUIRED_COLUMNS if c not in results.columns]
     if absent:
-        raise ValueError(f"results table lacks the column(s) {', '.join(absent)}; needs {', '.join(RESULT_COLUMNS)}")
+        raise ValueError(f"results table lacks the column(s) {', '.join(absent)}; needs {', '.join(REQUIRED_COLUMNS)}")
     if results.empty:
         raise ValueError("results table is empty")
     duplicated = results["sample"][results["sample"].duplicated()].unique()

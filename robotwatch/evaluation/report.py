@@ -31,7 +31,7 @@ from replay.schema import ANOMALY_CATEGORIES, Action
 from robotwatch.evaluation.metrics import check_results, roc_inputs, scores_by_category
 
 if TYPE_CHECKING:  # only for annotations: importing it at run time would pull in torch
-    from robotwatch.localization import Event
+    from robotwatch.mtsflow.localize import Event
 
 
 def _save(fig: Figure, path: Path) -> Path:

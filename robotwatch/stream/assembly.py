@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from robotwatch.stream.frames import SignalFrame
+from robotwatch.stream.signal_frame import SignalFrame
+from robotwatch.stream.verdicts import CycleFlags
 
 
 @dataclass
@@ -42,9 +43,14 @@ class AssembledCycle:
     incomplete: bool = False
     closed_at: float = 0.0  # monotonic clock when it closed; the start of the verdict latency
 
-    @property
-    def flags(self) -> dict[str, bool]:
-        return {"incomplete": self.incomplete, "gap": self.gap_steps > 0, "truncated": self.truncated}
+    def flags(self) -> CycleFlags:
+        return CycleFlags(
+            incomplete=self.incomplete,
+            gap=self.gap_steps > 0,
+            truncated=self.truncated,
+            gap_steps=self.gap_steps,
+            repeated_steps=self.repeated_steps,
+        )
 
 
 @dataclass

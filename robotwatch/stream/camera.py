@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from robotwatch.stream.frames import FrameError
 from robotwatch.stream.verdicts import CycleFlags, ImageLocalization, Verdict, verdict_id
+from rwcore.errors import UserError
 
 
 @dataclass
@@ -54,15 +54,10 @@ class CameraScoring:
         return self.scorer.model_id
 
     def decode(self, key: bytes | None, value: bytes | None, headers, offset: int) -> CameraFrame:
-        """The frame, or FrameError with the reason (for the dead-letter topic)."""
-        from vision.deploy import FrameError as ImageError
-
+        """The frame, or a UserError with the reason (for the dead-letter topic)."""
         if not key:
-            raise FrameError("no cell id: the message key must be the cell id")
-        try:
-            image = self.scorer.decode(value or b"")
-        except ImageError as exc:
-            raise FrameError(str(exc)) from None
+            raise UserError("no cell id: the message key must be the cell id")
+        image = self.scorer.decode(value or b"")
         received = time.time_ns()
         return CameraFrame(cell=key.decode(errors="replace"), camera=_header(headers, "camera", "camera"),
                            cycle=_header(headers, "cycle", str(offset)),

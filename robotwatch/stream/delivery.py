@@ -36,10 +36,6 @@ class Outbox:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    @property
-    def pending(self) -> int:
-        return len(self._tasks)
-
     async def _deliver(self, topic: str, key: bytes | None, value: bytes, tokens: Sequence[int],
                        headers: list[tuple[str, bytes]] | None, on_ack: Callable[[], None] | None) -> None:
         backoff = 0.2

@@ -34,6 +34,16 @@ class ServiceMetrics:
                                      ["call"], registry=r)
         self.commits = Counter("robotwatch_commits", "Offset commits", registry=r)
 
+    def total(self, name: str) -> int:
+        """A counter's value summed over its labels, as the registry reports it."""
+        return int(sum(s.value for m in self.registry.collect() if m.name == name for s in m.samples
+                       if s.name == f"{name}_total"))
+
+    def totals(self) -> tuple[int, int, int]:
+        """Frames, cycles and dead letters so far."""
+        return (self.total("robotwatch_frames"), self.total("robotwatch_cycles"),
+                self.total("robotwatch_dead_letters"))
+
 
 @dataclass
 class Health:
@@ -41,9 +51,6 @@ class Health:
     broker_ok: bool = False
     last_broker_ok: float = 0.0
     last_error: str | None = None
-    frames: int = 0
-    cycles: int = 0
-    dead_letters: int = 0
     assigned: list[str] = field(default_factory=list)
     _rate: dict[str, tuple[float, int]] = field(default_factory=dict)
 
@@ -61,17 +68,18 @@ class Health:
         self._rate[name] = (now, count)
         return (count - before) / max(now - then, 1e-9)
 
-    def document(self, lag: int, in_flight: int, robots: int) -> dict[str, object]:
+    def document(self, metrics: ServiceMetrics, lag: int, in_flight: int, robots: int) -> dict[str, object]:
+        frames, cycles, dead_letters = metrics.totals()
         return {
             "status": "ok" if self.broker_ok else "degraded",
             "broker_connected": self.broker_ok,
             "seconds_since_broker_ok": round(time.monotonic() - self.last_broker_ok, 1) if self.last_broker_ok else None,
             "last_error": self.last_error,
-            "frames": self.frames,
-            "cycles": self.cycles,
-            "dead_letters": self.dead_letters,
-            "frames_per_s": round(self.rate("frames", self.frames), 2),
-            "cycles_per_s": round(self.rate("cycles", self.cycles), 3),
+            "frames": frames,
+            "cycles": cycles,
+            "dead_letters": dead_letters,
+            "frames_per_s": round(self.rate("frames", frames), 2),
+            "cycles_per_s": round(self.rate("cycles", cycles), 3),
             "consumer_lag": lag,
             "in_flight": in_flight,
             "robots": robots,

@@ -8,14 +8,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from robotwatch.artifact import TrainedModel
-from robotwatch.localization import Event
-from robotwatch.scoring import Scorer
+from robotwatch.mtsflow.localize import Event
+from robotwatch.mtsflow.model_file import TrainedModel
+from robotwatch.mtsflow.score import CycleScore, Localize, Scorer
 from robotwatch.stream.assembly import AssembledCycle, AssemblyLimits, RobotAssembler
-from robotwatch.stream.frames import FrameError, SignalFrame, decode_any, signal_list_id
+from robotwatch.stream.signal_frame import SignalFrame, SignalFrameError, decode_any, signal_list_id
 from robotwatch.stream.verdicts import (
     AxisShare,
-    CycleFlags,
     EventOut,
     SignalShare,
     Verdict,
@@ -26,7 +25,7 @@ from robotwatch.stream.verdicts import (
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    localize: str = "anomalous"  # all | anomalous | none
+    localize: Localize = Localize.FLAGGED
     idle_close_s: float = 5.0  # a robot quiet this long: its open cycle closes as incomplete
     forget_s: float = 600.0  # a robot quiet this long (with nothing open) is forgotten
     reorder_frames: int = 8
@@ -52,11 +51,11 @@ class CyclePipeline:
         self.robots: dict[str, _Robot] = {}
 
     def decode(self, value: bytes) -> SignalFrame:
-        """Binary or JSON frame in the model's signal list; FrameError with the reason otherwise."""
+        """Binary or JSON frame in the model's signal list; SignalFrameError with the reason otherwise."""
         frame = decode_any(value, self.known_lists)
         divider = frame.sample_rate_hz / self.model.card.sample_rate_hz
         if divider < 1 or abs(divider - round(divider)) > 1e-6:
-            raise FrameError(f"sample rate {frame.sample_rate_hz:g} Hz cannot be brought to the model's "
+            raise SignalFrameError(f"sample rate {frame.sample_rate_hz:g} Hz cannot be brought to the model's "
                              f"{self.model.card.sample_rate_hz:g} Hz by keeping every n-th step")
         return frame
 
@@ -127,7 +126,7 @@ class CyclePipeline:
         by_cycle = {id(c): r for c, r in zip(scorable, results, strict=True)}
         return [self._verdict(c, by_cycle.get(id(c))) for c in cycles]
 
-    def _verdict(self, cycle: AssembledCycle, result) -> Verdict:
+    def _verdict(self, cycle: AssembledCycle, result: CycleScore | None) -> Verdict:
         card = self.model.card
         score = None if result is None else result.score
         return Verdict(
@@ -143,11 +142,10 @@ class CyclePipeline:
             sample_rate_hz=card.sample_rate_hz,
             score=score,
             threshold=card.threshold,
-            anomalous=bool(result is not None and result.anomalous),
+            anomalous=bool(result is not None and result.flagged),
             note=None if result is not None else f"{len(cycle.signals)} step(s) at the model's rate: too short to score",
             events=[_event(e) for e in (result.events if result is not None else ())],
-            flags=CycleFlags(incomplete=cycle.incomplete, gap=cycle.gap_steps > 0, truncated=cycle.truncated,
-                             gap_steps=cycle.gap_steps, repeated_steps=cycle.repeated_steps),
+            flags=cycle.flags(),
             model_id=card.model_id,
             processing_latency_ms=round(1000 * (time.monotonic() - cycle.closed_at), 3) if cycle.closed_at else 0.0,
         )

@@ -20,17 +20,19 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from robotwatch.artifact import TrainedModel
+from robotwatch.mtsflow.model_file import TrainedModel
+from robotwatch.mtsflow.score import Localize
 from robotwatch.stream.assembly import AssembledCycle
 from robotwatch.stream.camera import CameraFrame, CameraScoring
 from robotwatch.stream.delivery import Outbox
-from robotwatch.stream.frames import FrameError
 from robotwatch.stream.metrics import Health, ServiceMetrics, serve_http
 from robotwatch.stream.offsets import OffsetTracker
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
 from robotwatch.stream.settings import ServeSettings
+from robotwatch.stream.signal_frame import SignalFrameError
 from robotwatch.stream.topics import ensure_topics
 from robotwatch.stream.verdicts import Verdict
+from rwcore.errors import UserError
 
 log = logging.getLogger("robotwatch.serve")
 _T = TypeVar("_T")
@@ -50,7 +52,7 @@ class Service:
         self.settings = settings
         self.model = model
         self.pipeline = CyclePipeline(
-            model, PipelineSettings(settings.localize, settings.idle_close_s, settings.forget_s), settings.device)
+            model, PipelineSettings(Localize(settings.localize), settings.idle_close_s, settings.forget_s), settings.device)
         self.tracker = OffsetTracker()
         self.metrics = ServiceMetrics()
         self.health = Health()
@@ -69,7 +71,7 @@ class Service:
         self._stop.set()
 
     def health_document(self) -> dict[str, object]:
-        return self.health.document(sum(self._lag.values()), self.tracker.in_flight(), len(self.pipeline.robots))
+        return self.health.document(self.metrics, sum(self._lag.values()), self.tracker.in_flight(), len(self.pipeline.robots))
 
     async def run(self) -> None:
         """Run until stop(); then finish what is in hand, commit and leave the group."""
@@ -170,12 +172,11 @@ class Service:
             self._handle_camera(tp, message)
             return
         self.metrics.frames.inc()
-        self.health.frames += 1
         robot = message.key.decode(errors="replace") if message.key else ""
 
         def feed() -> list[AssembledCycle]:
             if not robot:
-                raise FrameError("no robot id: the message key must be the robot id")
+                raise SignalFrameError("no robot id: the message key must be the robot id")
             return self.pipeline.feed(robot, self.pipeline.decode(message.value or b""), message.offset, tp.partition)
 
         closed = self._or_dead_letter(tp, message, feed)
@@ -187,7 +188,7 @@ class Service:
         that one message and never the service."""
         try:
             return work()
-        except FrameError as exc:
+        except UserError as exc:
             self._dead_letter(tp, message, str(exc))
         except Exception as exc:
             log.exception("could not process %s[%d]@%d", tp.topic, tp.partition, message.offset)
@@ -210,7 +211,6 @@ class Service:
     def _dead_letter(self, tp: TopicPartition, message, reason: str) -> None:
         assert self.outbox is not None
         self.metrics.dead_letters.labels(reason.split(":")[0][:40]).inc()
-        self.health.dead_letters += 1
         log.warning("dead letter %s[%d]@%d: %s", tp.topic, tp.partition, message.offset, reason)
         headers = [("reason", reason.encode()), ("source_topic", tp.topic.encode()),
                    ("source_partition", str(tp.partition).encode()), ("source_offset", str(message.offset).encode())]
@@ -243,7 +243,6 @@ class Service:
         assert self.outbox is not None
         started = item.started
         self.metrics.cycles.labels("anomalous" if verdict.anomalous else "normal").inc()
-        self.health.cycles += 1
         for listener in self.listeners:
             listener([verdict])
         self.outbox.send(self.settings.anomalies_topic, verdict.key, verdict.to_bytes(), tokens=[item.token],
@@ -338,8 +337,7 @@ class Service:
         await self.outbox.cancel()
         await _quietly(self.consumer.stop())
         await _quietly(self.outbox.producer.stop())
-        log.info("stopped: %d frames, %d cycles, %d dead letters", self.health.frames, self.health.cycles,
-                 self.health.dead_letters)
+        log.info("stopped: %d frames, %d cycles, %d dead letters", *self.metrics.totals())
 
 
 class _Rebalance(ConsumerRebalanceListener):

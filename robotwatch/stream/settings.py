@@ -61,7 +61,9 @@ class ServeSettings(BaseSettings):
     topic_partitions: int = 6
     replication_factor: int = 1
 
-    localize: Literal["all", "anomalous", "none"] = "anomalous"
+    localize: Literal["all", "flagged", "none"] = Field(
+        "flagged", description="which cycles get events: all, flagged (over the threshold) or none"
+    )
     idle_close_s: float = 5.0
     forget_s: float = 600.0
     batch_max_cycles: int = 32

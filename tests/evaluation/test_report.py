@@ -13,7 +13,7 @@ from matplotlib.image import imread
 from replay.schema import Category, Variant
 from robotwatch.evaluation import aggregate_runs, auroc_table, category_aurocs
 from robotwatch.evaluation.report import CycleView, cycle_figure, top_signal, typical_examples, write_report
-from robotwatch.localization import Event
+from robotwatch.mtsflow.localize import Event
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RATE = 100.0

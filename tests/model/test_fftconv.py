@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from robotwatch.model.fftconv import block_size, conv1d_fft, kernel_spectrum
+from robotwatch.mtsflow.network.fftconv import block_size, conv1d_fft, kernel_spectrum
 
 
 @pytest.mark.parametrize(("kernel", "dilation", "steps"), [(13, 2, 1174), (13, 10, 700), (3, 1, 64), (1, 1, 100),

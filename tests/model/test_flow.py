@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from robotwatch.model import FlowConfig, MTSFlow
+from robotwatch.mtsflow.network import FlowConfig, MTSFlow
 
 
 def _small(**overrides: object) -> MTSFlow:
@@ -98,7 +98,7 @@ def test_even_kernel_is_refused() -> None:
 
 
 def test_optimized_score_and_gradient_equal_the_straightforward_reference() -> None:
-    from robotwatch.model.reference import reference_nll
+    from robotwatch.mtsflow.network.reference import reference_nll
 
     torch.manual_seed(4)
     flow = MTSFlow(FlowConfig(n_signals=130)).eval()

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from replay import VorausFile, VorausWriter
 from replay.schema import ANOMALY_CATEGORIES, SIGNAL_GROUPS, SIGNALS
-from robotwatch.artifact import ModelFileError, load_model, save_model
 from robotwatch.cli.main import app
-from robotwatch.fitting import threshold_for
+from robotwatch.mtsflow.model_file import ModelFileError, load_model, save_model
+from rwcore.thresholds import threshold_at_fpr
 
 runner = CliRunner()
 
@@ -169,6 +169,6 @@ def test_data_at_a_rate_the_model_cannot_use_is_a_clear_error(small_cell: Path, 
 def test_threshold_flags_at_most_the_target_share_of_normal_scores() -> None:
     scores = np.random.default_rng(0).normal(size=1000)
     for fpr in (0.0, 0.01, 0.05, 0.2):
-        threshold = threshold_for(scores, fpr)
+        threshold = threshold_at_fpr(scores, fpr)
         assert (scores > threshold).mean() <= fpr
         assert (scores >= threshold).mean() > fpr  # and not stricter than it needs to be

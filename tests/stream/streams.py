@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from robotwatch.stream.frames import DEFAULT_SIGNAL_LIST_ID, SignalFrame
+from robotwatch.stream.signal_frame import DEFAULT_SIGNAL_LIST_ID, SignalFrame
 
 
 def controller_steps(lengths: list[int], n_signals: int = 6, seed: int = 0, first_seq: int = 1000):

@@ -85,7 +85,7 @@ def test_a_lost_frame_is_recorded_as_a_gap() -> None:
     cycles = [c for i, f in enumerate(lost) for c in robot.feed(f, i)]
     gaps = {c.start_seq: c.gap_steps for c in cycles}
     assert gaps[1037] == frames[12].n_steps and sum(gaps.values()) == frames[12].n_steps
-    assert cycles[1].flags["gap"] and not cycles[0].flags["gap"]
+    assert cycles[1].flags().gap and not cycles[0].flags().gap
 
 
 def test_cycles_longer_than_the_model_are_truncated_and_runaways_closed() -> None:

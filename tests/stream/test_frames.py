@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from robotwatch.stream.frames import (
+from robotwatch.stream.signal_frame import (
     DEFAULT_SIGNAL_LIST_ID,
     HEADER,
-    FrameError,
     SignalFrame,
+    SignalFrameError,
     decode,
     decode_any,
     decode_json,
@@ -64,7 +64,7 @@ def test_other_signal_lists_are_accepted_when_known() -> None:
     names = ["motor_torque_1", "motor_torque_2"]
     frame = SignalFrame(signal_list_id(names), 100.0, 0, 0, None, False, np.zeros(3, np.uint8),
                         np.zeros(3, np.uint8), np.ones((3, 2), np.float32))
-    with pytest.raises(FrameError, match="unknown signal list id"):
+    with pytest.raises(SignalFrameError, match="unknown signal list id"):
         decode(encode(frame))
     _same(decode(encode(frame), {signal_list_id(names): 2}), frame)
 
@@ -88,14 +88,14 @@ def test_other_signal_lists_are_accepted_when_known() -> None:
     ],
 )
 def test_malformed_frames_are_refused_with_the_reason(change, reason: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(FrameError, match=reason):
+    with pytest.raises(SignalFrameError, match=reason):
         decode(change(encode(_frame())))
 
 
 @pytest.mark.parametrize("doc", [b"{", b'{"signals": [[1.0]]}', b'{"sample_rate_hz": 1, "seq": 0, "action": [0], '
                                  b'"active": [0], "signals": [[NaN]]}', b"[1, 2]", b'{"seq": -1}'])
 def test_malformed_json_is_refused(doc: bytes) -> None:
-    with pytest.raises(FrameError):
+    with pytest.raises(SignalFrameError):
         decode_json(doc)
 
 
@@ -108,7 +108,7 @@ VALID = encode(_frame(n=5, s=130))
 def test_arbitrary_bytes_either_decode_or_raise_frame_error(data: bytes) -> None:
     try:
         frame = decode_any(data)
-    except FrameError:
+    except SignalFrameError:
         return
     assert np.isfinite(frame.signals).all() and frame.action.max() <= 14 and frame.active.max() <= 1
 

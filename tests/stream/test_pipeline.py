@@ -10,23 +10,24 @@ import numpy as np
 from typer.testing import CliRunner
 
 from replay import VorausFile
-from robotwatch.artifact import load_model
 from robotwatch.cli.main import app
-from robotwatch.file_scoring import score_file
-from robotwatch.stream.embedded import replay_embedded
+from robotwatch.evaluation.protocol import evaluate_model
+from robotwatch.mtsflow.model_file import load_model
+from robotwatch.mtsflow.score import Localize
+from robotwatch.playback.embedded import replay_embedded
 from robotwatch.stream.pipeline import PipelineSettings
 from robotwatch.stream.verdicts import Verdict
 
 
 def test_replayed_cycles_get_one_verdict_each_with_the_offline_score(tiny_model: Path, small_cell: Path) -> None:
     model = load_model(tiny_model)
-    result = replay_embedded(model, small_cell, robots=3, settings=PipelineSettings(localize="anomalous"))
+    result = replay_embedded(model, small_cell, robots=3, settings=PipelineSettings(localize=Localize.FLAGGED))
     test_samples = [i.sample for i in VorausFile(small_cell).cycle_infos() if not i.is_train]
     by_robot: dict[str, list[Verdict]] = {}
     for v in result.verdicts:
         by_robot.setdefault(v.robot_id or "", []).append(v)
     assert sorted(by_robot) == ["robot-001", "robot-002", "robot-003"]
-    offline = score_file(model, small_cell, localize="none").results.set_index("sample")["score"]
+    offline = evaluate_model(model, small_cell, localize=Localize.NONE).results.set_index("sample")["score"]
     lengths = {c.sample: c.n_steps for c in VorausFile(small_cell, signals=()).cycles(divider=2)}
     for verdicts in by_robot.values():
         assert sorted(int(v.cycle_id) for v in verdicts) == sorted(test_samples)

@@ -22,13 +22,13 @@ from hypothesis import strategies as st
 
 from replay import VorausFile
 from replay.schema import SIGNAL_GROUPS
-from robotwatch.artifact import load_model, save_model
 from robotwatch.bench.broker import create_topics
-from robotwatch.file_scoring import score_file
-from robotwatch.fitting import FitOptions, fit_model
-from robotwatch.stream.frames import signal_list_id
-from robotwatch.stream.publisher import publish_file
-from robotwatch.training import TrainingSettings
+from robotwatch.evaluation.protocol import evaluate_model
+from robotwatch.mtsflow.fit import FitOptions, TrainingSettings, fit_model
+from robotwatch.mtsflow.model_file import load_model, save_model
+from robotwatch.mtsflow.score import Localize
+from robotwatch.playback.publisher import publish_file
+from robotwatch.stream.signal_frame import signal_list_id
 from tests.stream.broker import Broker, ServeProcess, produce, read_all, unique
 
 pytestmark = pytest.mark.kafka
@@ -98,7 +98,7 @@ def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
     ids = _verdict_ids(records)
     assert set(ids) == _expected(20, samples)
     assert all(len(v) == 1 for v in ids.values()) and len(records) == len(ids)
-    offline = score_file(load_model(model_path), cell, localize="none").results.set_index("sample")["score"]
+    offline = evaluate_model(load_model(model_path), cell, localize=Localize.NONE).results.set_index("sample")["score"]
     for r in records:
         v = json.loads(r.value)
         assert v["score"] == pytest.approx(offline[int(v["cycle_id"])], rel=1e-4), json.dumps(v)
@@ -218,13 +218,13 @@ def _garbage(valid: bytes, count: int) -> list[bytes]:
         found.append(data)
 
     collect()
-    from robotwatch.stream.frames import FrameError, decode_any
+    from robotwatch.stream.signal_frame import SignalFrameError, decode_any
 
     bad = []
     for data in found:
         try:
             decode_any(data, {signal_list_id(SIGNALS): len(SIGNALS)})
-        except FrameError:
+        except SignalFrameError:
             bad.append(data)
     return bad
 
@@ -235,7 +235,7 @@ def test_thousands_of_malformed_frames_go_to_the_dead_letter_topic(
 ) -> None:
     cell, model_path, samples = stream_cell
     topics = {"signals": unique("signals"), "anomalies": unique("anomalies"), "dlq": unique("dlq")}  # serve creates them
-    from robotwatch.stream.embedded import file_frames
+    from robotwatch.playback.embedded import file_frames
 
     valid = next(iter(file_frames(cell, SIGNALS, 1)))[1]
     bad = _garbage(valid, 3500)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vision.deploy import FrameError, FrameScorer, decode_frame, save_map_png
+from vision.deploy import FrameScorer, ImageError, decode_image, save_map_png
 from vision.deploy.scorer import summarize
 from vision.simulate.render import table_texture
 from vision.simulate.writer import render_image
@@ -30,10 +30,10 @@ def frame() -> np.ndarray:
 
 
 def test_png_and_jpeg_frames_decode_to_the_image(frame: np.ndarray) -> None:
-    png = decode_frame(_encode(frame), expected_size=(64, 64))
+    png = decode_image(_encode(frame), expected_size=(64, 64))
     assert png.shape == (3, 64, 64) and png.dtype == torch.float32
     assert torch.equal(png, torch.from_numpy(frame).permute(2, 0, 1).float() / 255)
-    jpeg = decode_frame(_encode(frame, "JPEG", quality=95))
+    jpeg = decode_image(_encode(frame, "JPEG", quality=95))
     assert (jpeg - png).abs().mean() < 0.02
 
 
@@ -51,16 +51,16 @@ def test_png_and_jpeg_frames_decode_to_the_image(frame: np.ndarray) -> None:
     ],
 )
 def test_bad_frames_raise_frame_error_with_the_reason(frame: np.ndarray, make, reason: str) -> None:
-    with pytest.raises(FrameError, match=reason):
-        decode_frame(make(frame), expected_size=(64, 64))
+    with pytest.raises(ImageError, match=reason):
+        decode_image(make(frame), expected_size=(64, 64))
 
 
 def test_limits_on_bytes_and_pixels(frame: np.ndarray) -> None:
     data = _encode(frame)
-    with pytest.raises(FrameError, match=f"too large: {len(data)} bytes"):
-        decode_frame(data, max_bytes=100)
-    with pytest.raises(FrameError, match="too large: 64×64 pixels"):
-        decode_frame(data, max_pixels=1000)
+    with pytest.raises(ImageError, match=f"too large: {len(data)} bytes"):
+        decode_image(data, max_bytes=100)
+    with pytest.raises(ImageError, match="too large: 64×64 pixels"):
+        decode_image(data, max_pixels=1000)
 
 
 def test_summary_finds_peak_and_box() -> None:
@@ -98,7 +98,7 @@ def test_scorer_scores_a_batch_of_encoded_frames(trained, cell: Path, tmp_path: 
         )
     # A label of the wrong colour is the easiest defect: both must score above both normal frames.
     assert min(r.score for r in results[2:]) > max(r.score for r in results[:2])
-    with pytest.raises(FrameError, match="wrong size"):
+    with pytest.raises(ImageError, match="wrong size"):
         scorer.decode(_encode(np.zeros((64, 64, 3), np.uint8)))
 
     png = save_map_png(

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from vision.engine.thresholds import threshold_for_fpr
+from rwcore.thresholds import threshold_at_fpr
 from vision.evaluation.metrics import auroc
 
 
@@ -32,7 +32,7 @@ def test_auroc_of_perfect_and_inverted_rankings() -> None:
 @settings(max_examples=200, deadline=None)
 def test_threshold_keeps_the_false_positive_rate_at_or_below_target(normal, fpr) -> None:
     scores = np.array(normal)
-    t = threshold_for_fpr(scores, fpr)
+    t = threshold_at_fpr(scores, fpr)
     assert (scores > t).mean() <= fpr + 1e-12
     # and it is the lowest such threshold among the observed scores
     lower = scores[scores < t]
@@ -42,4 +42,4 @@ def test_threshold_keeps_the_false_positive_rate_at_or_below_target(normal, fpr)
 
 def test_threshold_of_100_normal_scores_at_5_percent() -> None:
     scores = np.arange(100, dtype=float)
-    assert threshold_for_fpr(scores, 0.05) == 94.0  # 95..99 above: exactly 5 %
+    assert threshold_at_fpr(scores, 0.05) == 94.0  # 95..99 above: exactly 5 %

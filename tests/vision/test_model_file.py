@@ -80,14 +80,14 @@ def test_other_files_are_refused_with_the_reason(tmp_path: Path, saved) -> None:
     garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")
     with pytest.raises(
         ModelFileError,
-        match=r"garbage\.safetensors: (corrupt safetensors|not a robotwatch vision model file)",
+        match=r"garbage\.safetensors: (is a corrupt safetensors|is not a robotwatch model) file",
     ):
         read_meta(garbage)
     plain = tmp_path / "plain.safetensors"
     save_file({"w": torch.zeros(2)}, str(plain))
-    with pytest.raises(ModelFileError, match="without robotwatch vision metadata"):
+    with pytest.raises(ModelFileError, match="without a robotwatch.vision model card"):
         read_meta(plain)
-    with pytest.raises(ModelFileError, match="model file not found"):
+    with pytest.raises(ModelFileError, match="no such model file"):
         read_meta(tmp_path / "nope.safetensors")
     truncated = tmp_path / "truncated.safetensors"
     truncated.write_bytes(saved[1].read_bytes()[:5000])

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vision.backbone import file_sha256
-from vision.deploy.frames import FrameError, decode_frame
+from vision.deploy.images import ImageError, decode_image
 from vision.deploy.results import FrameResult, Localization
 from vision.model_file import load_model
 from vision.transforms import resize
@@ -40,8 +39,8 @@ class FrameScorer:
     def __init__(self, path: Path, device: str = "auto", backbone_weights: Path | None = None) -> None:
         self.path = Path(path)
         self.detector, self.meta = load_model(self.path, device, backbone_weights)
-        # Identifies the model in verdicts (DESIGN §5/§6): same file, same id, on every machine.
-        self.model_id = f"{self.meta.config.method}-{file_sha256(self.path)[:16]}"
+        # Identifies the model in verdicts: the same weights and settings, the same id everywhere.
+        self.model_id = self.meta.model_id
 
     @property
     def frame_size(self) -> tuple[int, int] | None:
@@ -49,8 +48,8 @@ class FrameScorer:
         return self.meta.frame_size
 
     def decode(self, data: bytes) -> torch.Tensor:
-        """`decode_frame` with this model's frame size; raises `FrameError` with the reason."""
-        return decode_frame(data, expected_size=self.frame_size)
+        """`decode_image` with this model's frame size; raises `ImageError` with the reason."""
+        return decode_image(data, expected_size=self.frame_size)
 
     def score(
         self, frames: Sequence[torch.Tensor], depths: Sequence[torch.Tensor] | None = None
@@ -72,7 +71,7 @@ class FrameScorer:
                 ]
             )
         if self.detector.needs_depth and depth is None:
-            raise FrameError("no depth map: this model was trained with depth and needs one per frame")
+            raise ImageError("no depth map: this model was trained with depth and needs one per frame")
         with torch.no_grad():
             pred = self.detector(images, depth)
         t = self.meta.thresholds

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from vision.backbone import Backbone
 from vision.config import DifferNetConfig
 from vision.detector import Detector, Embedding, Prediction, TrainStage
-from vision.differnet.localization import gradient_map
+from vision.differnet.maps import gradient_map
 from vision.differnet.loss import differnet_loss, differnet_score
 from vision.flows.coupling import glow_flow
 from vision.transforms import color_jitter, resize, rotate

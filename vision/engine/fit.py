@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rwcore.device import pick_device
 from vision.config import MethodConfig
 from vision.datasets import DatasetError, ImageFolderDataset, Sample, frame_size, scan_split
 from vision.detector import Detector
-from vision.engine.device import resolve_device
 from vision.engine.thresholds import calibrate
 from vision.engine.trainer import EpochLog, train
 from vision.model_file import ModelMeta, TrainingInfo
@@ -51,7 +51,7 @@ def fit(
         )
     fit_samples, held_out = split_holdout(samples, holdout, seed)
     torch.manual_seed(seed)  # the initial weights come from the seed too
-    detector = build_detector(config, backbone_weights).to(resolve_device(device))
+    detector = build_detector(config, backbone_weights).to(pick_device(device))
     with_depth = detector.needs_depth
     logs = train(
         detector,
@@ -76,6 +76,7 @@ def fit(
             final_loss=final,
             seconds=time.perf_counter() - start,
             seed=seed,
+            device=str(detector.device),
         ),
     )
     return detector, meta

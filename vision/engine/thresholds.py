@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
+from rwcore.thresholds import threshold_at_fpr
 from vision.datasets import ImageFolderDataset
 from vision.detector import Detector
 from vision.engine.predict import predict_batches
@@ -23,15 +21,6 @@ class Thresholds(BaseModel):
     n_normal: int = Field(ge=1, description="held-out normal images the thresholds were chosen on")
 
 
-def threshold_for_fpr(normal_scores: np.ndarray, target_fpr: float) -> float:
-    """The lowest threshold t with at most ⌊target_fpr · n⌋ normal scores above t."""
-    scores = np.sort(np.asarray(normal_scores, dtype=np.float64))[::-1]
-    if scores.size == 0:
-        raise ValueError("no normal scores to choose a threshold from")
-    allowed = math.floor(target_fpr * scores.size)
-    return float(scores[min(allowed, scores.size - 1)])
-
-
 def calibrate(
     detector: Detector, normal: ImageFolderDataset, target_fpr: float, batch_size: int = 4
 ) -> Thresholds:
@@ -40,8 +29,8 @@ def calibrate(
         scores.append(pred.score)
         peaks.append(pred.anomaly_map.flatten(1).amax(dim=1))
     return Thresholds(
-        score=threshold_for_fpr(torch.cat(scores).numpy(), target_fpr),
-        map=threshold_for_fpr(torch.cat(peaks).numpy(), target_fpr),
+        score=threshold_at_fpr(torch.cat(scores).numpy(), target_fpr),
+        map=threshold_at_fpr(torch.cat(peaks).numpy(), target_fpr),
         target_fpr=target_fpr,
         n_normal=len(normal),
     )

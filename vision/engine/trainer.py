@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import torch
 
+from rwcore.errors import UserError
 from vision.datasets import ImageFolderDataset
 from vision.detector import Detector, Embedding, TrainStage
 from vision.engine.predict import loader
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError):
     pass
 
 

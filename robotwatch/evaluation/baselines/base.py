@@ -1,6 +1,6 @@
 """What every baseline is: fit on normal training cycles, score any cycles (higher = more anomalous).
 
-Inputs are what robotwatch.preprocessing produces: z-scored cycles zero-padded at the end
+Inputs are what robotwatch.mtsflow.data produces: z-scored cycles zero-padded at the end
 to one length, (N, S, T) float32, as a numpy array. Baselines see the padded series as a
 whole, as the voraus-AD baselines do; a length that differs from training is an error
 rather than silently cut or padded here.

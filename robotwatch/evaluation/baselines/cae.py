@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from robotwatch.evaluation.baselines.base import as_cycles, fitted_shape
-from robotwatch.scoring import pick_device
+from rwcore.device import pick_device
 
 _CHANNELS = (64, 32, 16)
 _KERNEL = 7

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from robotwatch.evaluation.baselines.base import as_cycles, fitted_shape
-from robotwatch.scoring import pick_device
+from rwcore.device import pick_device
 
 
 class NearestNeighbor:

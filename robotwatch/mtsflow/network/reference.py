@@ -8,9 +8,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from robotwatch.model.clamp import soft_clamp
-from robotwatch.model.coupling import AffineCoupling, ConvSubnet
-from robotwatch.model.mtsflow import MTSFlow
+from robotwatch.mtsflow.network.clamp import soft_clamp
+from robotwatch.mtsflow.network.coupling import AffineCoupling, ConvSubnet
+from robotwatch.mtsflow.network.flow import MTSFlow
 
 
 def _subnet(net: ConvSubnet, x: torch.Tensor) -> torch.Tensor:

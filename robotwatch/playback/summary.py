@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 from rich.table import Table
 
-from replay.schema import Category
-from robotwatch.artifact import TrainedModel
+from replay.schema import TRAIN_SETTING, Category
 from robotwatch.evaluation import aggregate_runs, auroc_table, category_aurocs
 from robotwatch.evaluation.metrics import RunSummary
-from robotwatch.stream.embedded import ReplayResult
+from robotwatch.mtsflow.model_file import TrainedModel
+from robotwatch.playback.embedded import ReplayResult
 
 
 @dataclass
@@ -32,7 +32,7 @@ class ReplaySummary:
     def as_json(self) -> dict[str, object]:
         r = self.results
         doc: dict[str, object] = {
-            "verdicts": len(r), "anomalous": int(r["anomalous"].sum()), "incomplete": int(r["incomplete"].sum()),
+            "verdicts": len(r), "anomalous": int(r["flagged"].sum()), "incomplete": int(r["incomplete"].sum()),
             "robots": int(r["robot"].nunique()), "frames": self.frames, "seconds": round(self.seconds, 2),
             "latency_ms": {k: round(v, 2) for k, v in self.latency().items()},
         }
@@ -46,11 +46,11 @@ class ReplaySummary:
 
     def renderables(self) -> list[object]:
         r = self.results
-        alerts = Table(title=f"alerts: {int(r['anomalous'].sum())} of {len(r)} cycles over the threshold "
+        alerts = Table(title=f"alerts: {int(r['flagged'].sum())} of {len(r)} cycles over the threshold "
                              f"{self.threshold:.4g} (strongest first)")
         for name in ("robot", "cycle", "labelled", "score", "when in cycle", "action", "axis", "signal"):
             alerts.add_column(name)
-        for _, row in r[r["anomalous"]].sort_values("score", ascending=False).head(12).iterrows():
+        for _, row in r[r["flagged"]].sort_values("score", ascending=False).head(12).iterrows():
             alerts.add_row(row["robot"], str(row["sample"]), _label(row["category"]), f"{row['score']:.3g}",
                            "–" if np.isnan(row["event_time_s"]) else f"{row['event_time_s']:.2f} s",
                            str(row["event_action"] or "–"), "–" if pd.isna(row["event_axis"]) else str(int(row["event_axis"])),
@@ -72,7 +72,7 @@ def replay_summary(result: ReplayResult, data: str | PathLike[str], model: Train
     results = result.results(data)
     detection = None
     first_robot = results[results["robot"] == results["robot"].min()]
-    labelled = first_robot[(first_robot["setting"] != 72) & first_robot["score"].notna()]
+    labelled = first_robot[(first_robot["setting"] != TRAIN_SETTING) & first_robot["score"].notna()]
     if labelled["anomaly"].any() and (~labelled["anomaly"]).any():
         detection = aggregate_runs([category_aurocs(labelled)])
     return ReplaySummary(results, result.frames, result.seconds, model.card.threshold, detection)

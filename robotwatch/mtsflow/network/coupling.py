@@ -6,15 +6,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robotwatch.model.clamp import soft_clamp
-from robotwatch.model.fftconv import block_size, conv1d_fft, kernel_spectrum
+from robotwatch.mtsflow.network.clamp import soft_clamp
+from robotwatch.mtsflow.network.fftconv import block_size, conv1d_fft, kernel_spectrum
 
 
 class ConvSubnet(nn.Module):
     """Conv1d(c_in -> hidden, k, dilation, 'same', replicate) -> ReLU -> Conv1d(hidden -> c_out, 1).
 
     The first convolution runs by overlap-save FFT on sequences long enough to fill a few
-    FFT blocks (robotwatch.model.fftconv), directly otherwise; both give the same numbers.
+    FFT blocks (robotwatch.mtsflow.network.fftconv), directly otherwise; both give the same numbers.
     """
 
     def __init__(self, c_in: int, hidden: int, c_out: int, kernel_size: int, dilation: int) -> None:

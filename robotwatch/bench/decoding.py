@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from robotwatch.stream.frames import (
+from robotwatch.stream.signal_frame import (
     DEFAULT_SIGNAL_LIST_ID,
     SignalFrame,
     decode,

@@ -1,41 +1,47 @@
-"""Scoring raw cycles with a trained model: normalize, pad or truncate, score, localize."""
+"""Scoring raw cycles with a trained model: normalize, pad or truncate, score, localize.
+
+`Scorer.score_cycles` is the one way a cycle gets its score, for `evaluate`, `replay` and
+`serve` alike.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import torch
 
-from robotwatch.artifact import TrainedModel
-from robotwatch.localization import Event, find_events, gradient_profile, input_gradient
-from robotwatch.preprocessing import pad_batch
+from robotwatch.mtsflow.data import pad_batch
+from robotwatch.mtsflow.localize import Event, find_events, gradient_profile, input_gradient
+from robotwatch.mtsflow.model_file import TrainedModel
+from rwcore.device import pick_device
 
 
-def pick_device(device: str = "auto") -> torch.device:
-    """CUDA when present (and asked for 'auto'), else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+class Localize(StrEnum):
+    """Which cycles get events; localization costs about two forward passes more."""
+
+    FLAGGED = "flagged"  # over the threshold: what a service reports
+    ALL = "all"
+    LABELLED = "labelled"  # labelled anomalous in the file: what measuring localization needs
+    NONE = "none"
 
 
 @dataclass(frozen=True)
 class CycleScore:
     score: float
-    anomalous: bool
+    flagged: bool  # over the model's threshold
     n_steps: int
     truncated: bool
     events: tuple[Event, ...] = ()
+    profile: np.ndarray | None = None  # the smoothed gradient profile (steps,), where localized
 
 
 class Scorer:
-    """Scores batches of raw (steps, signals) cycles in the model's signal order.
+    """Scores batches of raw (steps, signals) cycles in the model's signal order."""
 
-    Localization costs about two forward passes more, so it runs only where asked.
-    """
-
-    def __init__(self, model: TrainedModel, device: str = "auto", smoothing_s: float = 0.05) -> None:
+    def __init__(self, model: TrainedModel, device: str | torch.device = "auto", smoothing_s: float = 0.05) -> None:
         self.model = model
         self.device = pick_device(device)
         self.flow = model.flow.to(self.device).eval()
@@ -72,27 +78,39 @@ class Scorer:
         self,
         raw: Sequence[np.ndarray],
         actions: Sequence[np.ndarray | None] | None = None,
-        localize: str = "anomalous",
+        localize: Localize = Localize.FLAGGED,
+        labels: Sequence[bool] | None = None,
     ) -> list[CycleScore]:
-        """Score, flag and (per `localize`: all | anomalous | none) localize each cycle."""
-        if localize not in ("all", "anomalous", "none"):
-            raise ValueError(f"localize must be all, anomalous or none, not {localize!r}")
+        """Score and flag each cycle; localize those that `localize` selects (`labels`, the
+        file's anomaly labels, are needed for Localize.LABELLED)."""
+        localize = Localize(localize)
+        if localize is Localize.LABELLED and (labels is None or len(labels) != len(raw)):
+            raise ValueError("Localize.LABELLED needs one label per cycle")
         if not raw:
             return []
         _, lengths, truncated = self._batch(raw)
         scores = self.score(raw)
         flagged = scores > self.threshold
-        wanted = [i for i in range(len(raw)) if localize == "all" or (localize == "anomalous" and flagged[i])]
+        selected = {
+            Localize.ALL: [True] * len(raw),
+            Localize.FLAGGED: list(flagged),
+            Localize.LABELLED: list(labels or ()),
+            Localize.NONE: [False] * len(raw),
+        }[localize]
+        wanted = [i for i, chosen in enumerate(selected) if chosen]
         events: dict[int, tuple[Event, ...]] = {}
+        profiles: dict[int, np.ndarray] = {}
         if wanted:
-            _, grads, profiles = self.gradients([raw[i] for i in wanted])
+            _, grads, smoothed = self.gradients([raw[i] for i in wanted])
             for j, i in enumerate(wanted):
+                n = int(lengths[i])
+                profiles[i] = smoothed[j][:n]
                 events[i] = tuple(
                     find_events(
                         grads[j],
-                        profiles[j],
+                        smoothed[j],
                         self.model.gradient_baseline,
-                        length=int(lengths[i]),
+                        length=n,
                         sample_rate_hz=self.rate,
                         signals=self.model.card.signals,
                         actions=None if actions is None else actions[i],
@@ -101,10 +119,11 @@ class Scorer:
         return [
             CycleScore(
                 score=float(scores[i]),
-                anomalous=bool(flagged[i]),
+                flagged=bool(flagged[i]),
                 n_steps=len(raw[i]),
                 truncated=bool(truncated[i]),
                 events=events.get(i, ()),
+                profile=profiles.get(i),
             )
             for i in range(len(raw))
         ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robotwatch.model.config import FlowConfig
-from robotwatch.model.coupling import AffineCoupling
+from robotwatch.mtsflow.network.config import FlowConfig
+from robotwatch.mtsflow.network.coupling import AffineCoupling
 
 
 class MTSFlow(nn.Module):

@@ -17,7 +17,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
 from replay.schema import Action, axis_of
-from robotwatch.model import MTSFlow
+from robotwatch.mtsflow.network import MTSFlow
 
 
 @dataclass(frozen=True)

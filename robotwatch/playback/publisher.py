@@ -11,7 +11,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from replay.reader import Part
-from robotwatch.stream.embedded import file_frames
+from robotwatch.playback.file_stream import file_frames
 
 
 @dataclass

@@ -7,7 +7,7 @@ would cross Kafka, then assembled, scored in batches and turned into verdicts.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from os import PathLike
 
@@ -16,29 +16,12 @@ import pandas as pd
 
 from replay import VorausFile
 from replay.reader import Part
-from replay.replayer import StepChunk, replay_chunks, robot_ids
-from robotwatch.artifact import TrainedModel
+from robotwatch.evaluation.results import CycleResult, results_frame
+from robotwatch.mtsflow.model_file import TrainedModel
+from robotwatch.playback.file_stream import file_frames
 from robotwatch.stream.assembly import AssembledCycle
-from robotwatch.stream.frames import SignalFrame, encode, signal_list_id
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
 from robotwatch.stream.verdicts import Verdict
-
-
-def chunk_frame(chunk: StepChunk, list_id: int) -> SignalFrame:
-    return SignalFrame(list_id, chunk.sample_rate_hz, chunk.seq, chunk.time_ns, chunk.cycle, chunk.cycle_start,
-                       chunk.action, chunk.active, chunk.signals)
-
-
-def file_frames(path: str | PathLike[str], signals: list[str], robots: int, part: Part = "test",
-                steps_per_frame: int = 25) -> Iterator[tuple[StepChunk, bytes]]:
-    """The file's cycles as the encoded frames of `robots` robots, in due-time order."""
-    from robotwatch.datafile import file_rate
-
-    rate = file_rate(path)
-    list_id = signal_list_id(signals)
-    cycles = VorausFile(path, signals=signals).cycles(part)
-    for chunk in replay_chunks(cycles, rate, robot_ids(robots), steps_per_frame):
-        yield chunk, encode(chunk_frame(chunk, list_id))
 
 
 @dataclass
@@ -54,16 +37,27 @@ class ReplayResult:
         for v in self.verdicts:
             info = labels.get(int(v.cycle_id))
             first = v.events[0] if v.events else None
-            rows.append({
-                "robot": v.robot_id, "sample": int(v.cycle_id), "category": info.category if info else -1,
-                "setting": info.setting if info else -1, "anomaly": info.anomaly if info else False,
-                "score": np.nan if v.score is None else v.score, "anomalous": v.anomalous,
-                "latency_ms": v.processing_latency_ms, "incomplete": v.flags.incomplete,
-                "event_time_s": first.time_s if first else np.nan, "event_action": first.action if first else None,
-                "event_signal": first.top_signals[0].signal if first and first.top_signals else None,
-                "event_axis": first.top_axes[0].axis if first and first.top_axes else None,
-            })
-        return pd.DataFrame(rows)
+            rows.append(
+                CycleResult(
+                    sample=int(v.cycle_id),
+                    category=info.category if info else -1,
+                    setting=info.setting if info else -1,
+                    anomaly=info.anomaly if info else False,
+                    score=np.nan if v.score is None else v.score,
+                    flagged=v.anomalous,
+                    n_steps=v.n_steps,
+                    truncated=v.flags.truncated,
+                    event_time_s=first.time_s if first else np.nan,
+                    event_action=first.action if first else None,
+                    event_strength=first.strength if first else np.nan,
+                    event_signal=first.top_signals[0].signal if first and first.top_signals else None,
+                    event_axis=first.top_axes[0].axis if first and first.top_axes else None,
+                    robot=v.robot_id,
+                    latency_ms=v.processing_latency_ms,
+                    incomplete=v.flags.incomplete,
+                )
+            )
+        return results_frame(rows)
 
 
 def replay_embedded(

@@ -1,0 +1,122 @@
+"""What the commands show while they work: training under a progress bar, a replay under the
+live view. Shared by train, evaluate, replay and demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from robotwatch.cli.console import console
+
+if TYPE_CHECKING:  # the commands import torch only when they run, so `--help` stays fast
+    from replay.reader import Part
+    from robotwatch.mtsflow.model_file import TrainedModel
+    from robotwatch.playback.embedded import ReplayResult
+
+
+def train_with_progress(
+    data: Path,
+    out: Path,
+    *,
+    epochs: int,
+    batch_size: int,
+    rate: float,
+    signals: str,
+    seed: int,
+    device: str,
+    learning_rate: float,
+    kernel_size: int = 13,
+    dilation: int = 2,
+    calibration_fraction: float = 0.1,
+    target_fpr: float = 0.01,
+) -> TrainedModel:
+    """Train MTS-Flow on `data` under a progress bar, save it to `out`, return it."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from replay.schema import signal_group
+    from robotwatch.mtsflow.fit import FitOptions, FitProgress, TrainingSettings, fit_model
+    from robotwatch.mtsflow.model_file import save_model
+    from rwcore.device import pick_device
+
+    try:
+        group = signal_group(signals)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--signals") from None
+    options = FitOptions(
+        signals=group,
+        rate_hz=rate,
+        calibration_fraction=calibration_fraction,
+        target_fpr=target_fpr,
+        kernel_size=kernel_size,
+        dilation=dilation,
+    )
+    settings = TrainingSettings(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, device=str(pick_device(device))
+    )
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"reading {data.name}", total=None, info="")
+
+        class _Bar(FitProgress):
+            def loaded(self, n_train: int, n_calibration: int, padded_length: int) -> None:
+                steps = epochs * -(-n_train // batch_size)
+                bar.update(
+                    task,
+                    description=f"training on {settings.device}",
+                    total=steps,
+                    completed=0,
+                    info=f"{n_train} cycles x {padded_length} steps",
+                )
+
+            def step(self) -> None:
+                bar.advance(task)
+
+            def epoch(self, epoch: int, loss: float) -> None:
+                bar.update(task, info=f"epoch {epoch + 1}/{epochs} loss {loss:.4f}")
+                if not console.is_terminal:  # a log file or journal gets one line per epoch
+                    console.log(f"epoch {epoch + 1}/{epochs}: loss {loss:.4f}")
+
+        model = fit_model(data, options, settings, progress=_Bar())
+        bar.update(task, description="calibrated")
+    save_model(model, out)
+    return model
+
+
+def replay_with_view(
+    trained: TrainedModel, data: Path, robots: int, pace: float | None, part: Part, device: str, live: bool
+) -> ReplayResult:
+    """The file through the pipeline in process, under the live view when `live`."""
+    from robotwatch.playback.embedded import replay_embedded
+    from robotwatch.stream.dashboard import LiveView
+
+    view = LiveView(title=f"robotwatch replay · {data.name} · {robots} robot(s)")
+    if not live:
+        with console.status(f"replaying {data.name} through the pipeline"):
+            return replay_embedded(
+                trained, data, robots=robots, speed=pace, part=part, device=device, on_verdicts=view.add
+            )
+    from rich.live import Live
+
+    with Live(view.render(), console=console, refresh_per_second=4) as live_view:
+
+        def show(verdicts) -> None:
+            view.add(verdicts)
+            live_view.update(view.render())
+
+        return replay_embedded(trained, data, robots=robots, speed=pace, part=part, device=device, on_verdicts=show)

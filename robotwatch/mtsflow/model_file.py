@@ -1,0 +1,112 @@
+"""The MTS-Flow model file (`.rwmodel`): weights, normalization, localization baseline and a
+card with everything else (architecture, signals, rate, padded length, threshold, training).
+
+The container (safetensors, a JSON card, the model id, refusing pickles) is rwcore's, shared
+with the image models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from os import PathLike
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from robotwatch.mtsflow.data import Normalizer
+from robotwatch.mtsflow.network import FlowConfig, MTSFlow
+from rwcore.model_file import (
+    ModelFileError,
+    TrainingRecord,
+    model_id,
+    read_model_file,
+    write_model_file,
+)
+
+FORMAT = "robotwatch.mtsflow"
+FORMAT_VERSION = 1
+CARD_KEY = "robotwatch"
+ID_PREFIX = "mtsflow"
+
+
+class TrainingInfo(TrainingRecord):
+    n_train_cycles: int
+    n_calibration_cycles: int
+    calibration_samples: list[int] = Field(
+        default_factory=list, description="PRE_A cycles held out of training to set the threshold"
+    )
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    final_loss: float
+
+
+class ModelCard(BaseModel):
+    """Everything about a model that is not a tensor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["robotwatch.mtsflow"] = FORMAT
+    format_version: int = FORMAT_VERSION
+    model_id: str = ""
+    flow: FlowConfig
+    signals: list[str]
+    sample_rate_hz: float
+    padded_length: int
+    threshold: float
+    target_fpr: float
+    calibration_scores: list[float] = Field(description="scores of the held-out normal cycles")
+    training: TrainingInfo
+
+
+@dataclass
+class TrainedModel:
+    """A loaded or freshly trained MTS-Flow with all it needs to score raw cycles."""
+
+    flow: MTSFlow
+    normalizer: Normalizer
+    card: ModelCard
+    # Typical smoothed input-gradient magnitude per time step on normal cycles: the
+    # yardstick for event strength in localization.
+    gradient_baseline: np.ndarray
+
+    @property
+    def model_id(self) -> str:
+        return self.card.model_id
+
+
+def _tensors(model: TrainedModel) -> dict[str, torch.Tensor]:
+    tensors = {f"flow.{k}": v.detach().cpu() for k, v in model.flow.state_dict().items()}
+    tensors["normalizer.mean"] = torch.from_numpy(model.normalizer.mean)
+    tensors["normalizer.std"] = torch.from_numpy(model.normalizer.std)
+    tensors["localization.gradient_baseline"] = torch.from_numpy(model.gradient_baseline.astype(np.float32))
+    return tensors
+
+
+def save_model(model: TrainedModel, path: str | PathLike[str]) -> str:
+    """Write the model file; returns its model id (also stored in the card)."""
+    tensors = _tensors(model)
+    model.card = model.card.model_copy(update={"model_id": model_id(ID_PREFIX, tensors, model.card)})
+    write_model_file(path, tensors, model.card, CARD_KEY)
+    return model.card.model_id
+
+
+def load_model(path: str | PathLike[str], device: str | torch.device = "cpu") -> TrainedModel:
+    tensors, card = read_model_file(path, CARD_KEY, ModelCard)
+    flow = MTSFlow(card.flow)
+    state = {k.removeprefix("flow."): v for k, v in tensors.items() if k.startswith("flow.")}
+    try:
+        flow.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelFileError(path, f"weights do not fit the stored architecture: {exc}") from exc
+    try:
+        normalizer = Normalizer(mean=tensors["normalizer.mean"].numpy(), std=tensors["normalizer.std"].numpy())
+        baseline = tensors["localization.gradient_baseline"].numpy()
+    except KeyError as exc:
+        raise ModelFileError(path, f"lacks the tensor {exc}") from exc
+    if len(normalizer.mean) != len(card.signals) or len(baseline) != card.padded_length:
+        raise ModelFileError(path, "normalization or localization tensors do not match the model card")
+    flow.eval().to(device)
+    return TrainedModel(flow=flow, normalizer=normalizer, card=card, gradient_baseline=baseline)
