@@ -156,7 +156,9 @@ class VorausFile:
                 index=chunk[INDEX_NAME],
             )
 
-    def _batches(self, columns: list[str], batch_rows: int, divider: int, part: Part) -> Iterator[dict[str, np.ndarray]]:
+    def _batches(
+        self, columns: list[str], batch_rows: int, divider: int, part: Part
+    ) -> Iterator[dict[str, np.ndarray]]:
         """Column batches in file order, each with the original row numbers under `ROW`.
 
         Row groups that fit the memory budget are streamed directly; larger ones (the
@@ -216,11 +218,15 @@ class VorausFile:
         if current is not None:
             yield self._finish(pending, current, divider)
 
-    def _finish(self, pieces: list[dict[str, np.ndarray]], sample: int, divider: int) -> dict[str, np.ndarray]:
+    def _finish(
+        self, pieces: list[dict[str, np.ndarray]], sample: int, divider: int
+    ) -> dict[str, np.ndarray]:
         chunk = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
         for name in CYCLE_CONSTANT_COLUMNS:
             if name in chunk and (chunk[name] != chunk[name][0]).any():
-                raise VorausFormatError(self.path, f"cycle {sample}: column {name!r} changes within the cycle")
+                raise VorausFormatError(
+                    self.path, f"cycle {sample}: column {name!r} changes within the cycle"
+                )
         if divider > 1:
             keep = chunk[INDEX_NAME] % divider == 0
             chunk = {k: v[keep] for k, v in chunk.items()}

@@ -63,8 +63,12 @@ def _chunks_of(cycle: Cycle, robot: str, start_s: float, rate: float, steps: int
         )
 
 
-def replay_chunks(cycles: Iterable[Cycle], rate_hz: float, robots: list[str], steps_per_chunk: int = 25,
-                  ) -> Iterator[StepChunk]:
+def replay_chunks(
+    cycles: Iterable[Cycle],
+    rate_hz: float,
+    robots: list[str],
+    steps_per_chunk: int = 25,
+) -> Iterator[StepChunk]:
     """All robots' chunks in due-time order, reading each cycle of the file once."""
     n = len(robots)
     heap: list[tuple[float, int, int, StepChunk]] = []

@@ -187,7 +187,14 @@ INDEX_NAME = "index"
 # Per-cycle constants: every row of one cycle carries the same value.
 CYCLE_CONSTANT_COLUMNS: tuple[str, ...] = ("sample", "anomaly", "category", "setting")
 
-_ELECTRICAL_AXIS = ("motor_iq", "motor_id", "power_motor_el", "motor_voltage", "supply_voltage", "brake_voltage")
+_ELECTRICAL_AXIS = (
+    "motor_iq",
+    "motor_id",
+    "power_motor_el",
+    "motor_voltage",
+    "supply_voltage",
+    "brake_voltage",
+)
 _MEASURED_AXIS = (
     "motor_position",
     "motor_velocity",

@@ -80,6 +80,8 @@ def spilled_batches(
                 batch = {}
                 for j, name in enumerate(columns):
                     store.seek(8 * (n * j + start))
-                    batch[name] = np.fromfile(store, dtype=np.float64, count=stop - start).astype(dtypes[name])
+                    batch[name] = np.fromfile(store, dtype=np.float64, count=stop - start).astype(
+                        dtypes[name]
+                    )
                 batch[ROW] = kept[start:stop]
                 yield batch

@@ -84,7 +84,9 @@ def _check_safetensors(path: Path) -> None:
             return
     refused = "it is refused because loading a pickle can execute code"
     if head[:2] == b"PK":
-        raise ModelFileError(path, f"is a zip archive holding a pickle (torch.save?), not a model file; {refused}")
+        raise ModelFileError(
+            path, f"is a zip archive holding a pickle (torch.save?), not a model file; {refused}"
+        )
     if head[:1] == b"\x80":
         raise ModelFileError(path, f"is a pickle, not a robotwatch model file; {refused}")
     raise ModelFileError(path, "is not a robotwatch model file (no safetensors header)")

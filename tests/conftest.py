@@ -10,7 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Kept beside the project, not in it (its licence: ../shared/data/README.md); a checkout
 # elsewhere points at it with ROBOTWATCH_EXCERPT.
-EXCERPT = Path(os.environ.get("ROBOTWATCH_EXCERPT", ROOT.parent / "shared" / "data" / "voraus-ad-excerpt.parquet"))
+EXCERPT = Path(
+    os.environ.get("ROBOTWATCH_EXCERPT", ROOT.parent / "shared" / "data" / "voraus-ad-excerpt.parquet")
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +43,24 @@ def tiny_model(small_cell: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     from robotwatch.cli.main import app
 
     out = tmp_path_factory.mktemp("model") / "tiny.rwmodel"
-    result = CliRunner().invoke(app, ["train", str(small_cell), "--out", str(out), "--epochs", "2",
-                                      "--batch-size", "8", "--rate", "50", "--device", "cpu", "--seed", "5"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(small_cell),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--rate",
+            "50",
+            "--device",
+            "cpu",
+            "--seed",
+            "5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from pydantic import BaseModel
@@ -79,6 +80,9 @@ class Backbone(nn.Module):
     network always stays in eval mode (its batch norms use ImageNet statistics).
     """
 
+    mean: Tensor  # buffers, (1, 3, 1, 1)
+    std: Tensor
+
     def __init__(self, arch: str = DEFAULT_ARCH, weights: Path | None = None) -> None:
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
@@ -136,7 +140,7 @@ class Backbone(nn.Module):
         return self.net(self.normalize(images))
 
 
-def _stage_ends(net: nn.Module) -> dict[int, int]:
+def _stage_ends(net: Any) -> dict[int, int]:  # an EfficientNet: its blocks are private attributes
     """Index of the last block at each stride, ignoring the final stage (as the thesis does)."""
     blocks = net._blocks
     final_filters = blocks[-1]._block_args.output_filters

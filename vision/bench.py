@@ -78,10 +78,10 @@ def training_memory(
         "import json, resource, sys; from pathlib import Path;"
         "from vision.config import METHODS; from vision.engine.fit import fit;"
         "logs = [];"
-        f"_, meta = fit(Path(sys.argv[1]), METHODS[{method!r}](image_size={image_size}, epochs=1), device={device!r},"
-        f" holdout={HOLDOUT}, on_epoch=logs.append);"
-        "print(json.dumps({'rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 'images': meta.training.images,"
-        " 'epoch_s': sum(l.seconds for l in logs) / len(logs)}))"
+        f"_, meta = fit(Path(sys.argv[1]), METHODS[{method!r}](image_size={image_size}, epochs=1),"
+        f" device={device!r}, holdout={HOLDOUT}, on_epoch=logs.append);"
+        "print(json.dumps({'rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+        " 'images': meta.training.images, 'epoch_s': sum(l.seconds for l in logs) / len(logs)}))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(data)], capture_output=True, text=True, check=False

@@ -56,7 +56,8 @@ class DifferNetConfig(_MethodConfig):
     def _smallest_scale_has_features(self) -> DifferNetConfig:
         if self.image_size >> (self.n_scales - 1) < self.feature_stride:
             raise ValueError(
-                f"image_size {self.image_size} is too small for {self.n_scales} scales at stride {self.feature_stride}"
+                f"image_size {self.image_size} is too small for {self.n_scales} scales "
+                f"at stride {self.feature_stride}"
             )
         return self
 
@@ -68,7 +69,8 @@ class CSFlowConfig(_MethodConfig):
     n_coupling_blocks: int = 4
     hidden: int = Field(
         256,
-        description="channels of the cross-convolutions (thesis: 1024); 256 keeps a 2-core CPU above 3 frames/s at 384 px",
+        description="channels of the cross-convolutions (thesis: 1024); "
+        "256 keeps a 2-core CPU above 3 frames/s at 384 px",
     )
     kernel_sizes: list[int] = Field(default_factory=lambda: [3, 3, 3, 5])
     leaky_slope: float = 0.1
@@ -130,7 +132,7 @@ class ASTConfig(_MethodConfig):
 
 
 MethodConfig = Annotated[DifferNetConfig | CSFlowConfig | ASTConfig, Field(discriminator="method")]
-METHODS: dict[str, type[_MethodConfig]] = {
+METHODS: dict[str, type[DifferNetConfig | CSFlowConfig | ASTConfig]] = {
     "differnet": DifferNetConfig,
     "csflow": CSFlowConfig,
     "ast": ASTConfig,

@@ -169,6 +169,7 @@ class ImageFolderDataset(Dataset):
             "index": torch.tensor(index),
         }
         if self.with_depth:
+            assert s.depth is not None, "a dataset with depth has a depth map per sample"
             item["depth"] = read_depth(s.depth, size)
         return item
 

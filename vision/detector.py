@@ -1,10 +1,23 @@
-"""What the three methods have in common: the interface the trainer, the evaluator and the
-scorer use, so that none of them needs to know which method it runs.
+"""The contract of an image detector: what the trainer, the evaluator and the scorer rely on,
+so that none of them needs to know which method (DifferNet, CS-Flow, AST) it runs.
 
-A detector is a plain `nn.Module`: `forward(images, depth)` returns a `Prediction` with one
-score per image (higher = more anomalous) and an anomaly map at the model's image size.
-For training it splits into a frozen `embed` (the backbone part, cacheable when the method
-does not augment) and a `loss` per training stage.
+Every detector MUST
+- subclass `Detector` with a `method` name and take (config, backbone), refusing a config
+  that asks for another backbone;
+- `embed(images, depth)`: the frozen part of the computation (the backbone, and whatever
+  does not change in training), returning an `Embedding` whose entries all have the batch
+  as their first dimension;
+- `stages()`: the training phases, each with its parameters, epochs and optimizer settings;
+- `loss(embedding, stage)`: a scalar to minimize for that stage;
+- `forward(images, depth)`: a `Prediction`, one score per image (higher = more anomalous)
+  and an anomaly map (B, H, W) at the model's image size, with no gradient required;
+- keep the backbone out of its saved weights (`flow_state_dict`), so that a model file
+  holds only what training changed.
+
+Every detector CAN
+- set `augments = True` when training transforms the images (then embeddings are not
+  cached between epochs) and override `augment`;
+- need a depth map per image (`needs_depth`), which `check_depth` then enforces.
 """
 
 from __future__ import annotations

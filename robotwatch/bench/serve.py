@@ -68,8 +68,9 @@ def _health(port: int) -> dict:
         return {}
 
 
-async def _publish(data: Path, signals: list[str], bootstrap: str, topic: str, robots: int, port: int
-                   ) -> tuple[dict[tuple[str, int], float], float, list[int]]:
+async def _publish(
+    data: Path, signals: list[str], bootstrap: str, topic: str, robots: int, port: int
+) -> tuple[dict[tuple[str, int], float], float, list[int]]:
     """Real-time publication; returns each cycle's end (wall clock), the worst lateness and lag samples."""
     producer = frame_producer({"bootstrap_servers": bootstrap})
     await producer.start()
@@ -96,8 +97,13 @@ async def _publish(data: Path, signals: list[str], bootstrap: str, topic: str, r
 
 
 async def _verdicts(bootstrap: str, topic: str, expected: int, limit_s: float) -> list:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     records: list = []
     deadline = time.monotonic() + limit_s
@@ -110,17 +116,38 @@ async def _verdicts(bootstrap: str, topic: str, expected: int, limit_s: float) -
     return records
 
 
-def _step(model: Path, data: Path, signals: list[str], bootstrap: str, robots: int, n_cycles: int,
-          workdir: Path, localize: str) -> ServeStep:
+def _step(
+    model: Path,
+    data: Path,
+    signals: list[str],
+    bootstrap: str,
+    robots: int,
+    n_cycles: int,
+    workdir: Path,
+    localize: str,
+) -> ServeStep:
     names = {k: f"{k}-{uuid.uuid4().hex[:6]}" for k in ("signals", "anomalies", "dlq")}
     asyncio.run(create_topics(bootstrap, list(names.values()), partitions=4))
     port = free_port()
     config = workdir / f"serve-{robots}.toml"
-    config.write_text(f'signals_topic = "{names["signals"]}"\nanomalies_topic = "{names["anomalies"]}"\n'
-                      f'dead_letter_topic = "{names["dlq"]}"\ngroup = "bench-{robots}"\nhttp_port = {port}\n'
-                      f'idle_close_s = 2.0\ndevice = "auto"\nlocalize = "{localize}"\n[kafka]\nbootstrap_servers = "{bootstrap}"\n')
-    serve = subprocess.Popen([str(Path(sys.executable).parent / "robotwatch"), "serve", "--model", str(model),
-                              "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config.write_text(
+        f'signals_topic = "{names["signals"]}"\nanomalies_topic = "{names["anomalies"]}"\n'
+        f'dead_letter_topic = "{names["dlq"]}"\ngroup = "bench-{robots}"\nhttp_port = {port}\n'
+        f'idle_close_s = 2.0\ndevice = "auto"\nlocalize = "{localize}"\n'
+        f'[kafka]\nbootstrap_servers = "{bootstrap}"\n'
+    )
+    serve = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "robotwatch"),
+            "serve",
+            "--model",
+            str(model),
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while not _health(port).get("assigned_partitions"):
@@ -143,19 +170,38 @@ def _step(model: Path, data: Path, signals: list[str], bootstrap: str, robots: i
             latencies.append(published - ends[(v["robot_id"], cycle)])
             service.append(v["processing_latency_ms"] / 1000)
     lat_ms, service_ms = (1000 * np.array(x or [np.nan]) for x in (latencies, service))
-    p50, p99, service_p50, service_p99 = (float(np.nanpercentile(x, q)) for x in (lat_ms, service_ms) for q in (50, 99))
+    p50, p99, service_p50, service_p99 = (
+        float(np.nanpercentile(x, q)) for x in (lat_ms, service_ms) for q in (50, 99)
+    )
     flagged = float(np.mean([v["anomalous"] for v, _ in verdicts])) if verdicts else float("nan")
     scored = len({(v["robot_id"], v["cycle_id"]) for v, _ in verdicts})
     # Keeping up: every cycle scored, no backlog left in Kafka or inside serve, and the publisher
     # itself on schedule. A queue of cycles inside serve shows only as late verdicts, so the
     # product's promise (a verdict within a second of the cycle's end, p99) is part of it.
     kept_up = scored == expected and end_lag < robots * 2 and late < 1.0 and p99 <= LATENCY_P99_LIMIT_MS
-    return ServeStep(robots, expected, scored, max(lags or [0]), end_lag, round(late, 3), p50, p99,
-                     service_p50, service_p99, round(flagged, 3), kept_up)
+    return ServeStep(
+        robots,
+        expected,
+        scored,
+        max(lags or [0]),
+        end_lag,
+        round(late, 3),
+        p50,
+        p99,
+        service_p50,
+        service_p99,
+        round(flagged, 3),
+        kept_up,
+    )
 
 
-def bench_serve(bootstrap: str | None = None, steps: tuple[int, ...] = ROBOT_STEPS, n_cycles: int = 3,
-                localize: str = "flagged", on_step=None) -> ServeFigures:
+def bench_serve(
+    bootstrap: str | None = None,
+    steps: tuple[int, ...] = ROBOT_STEPS,
+    n_cycles: int = 3,
+    localize: str = "flagged",
+    on_step=None,
+) -> ServeFigures:
     """Raise the number of robots along `steps` until serve falls behind.
 
     `localize` as in serve's settings; its default localizes only cycles over threshold, so
@@ -166,7 +212,7 @@ def bench_serve(bootstrap: str | None = None, steps: tuple[int, ...] = ROBOT_STE
     from robotwatch.mtsflow.model_file import save_model
 
     broker = LocalBroker() if bootstrap is None else None
-    bootstrap = bootstrap or broker.bootstrap  # type: ignore[union-attr]
+    servers = broker.bootstrap if broker is not None else str(bootstrap)
     results: list[ServeStep] = []
     try:
         with tempfile.TemporaryDirectory(prefix="robotwatch-bench-") as tmp:
@@ -174,12 +220,22 @@ def bench_serve(bootstrap: str | None = None, steps: tuple[int, ...] = ROBOT_STE
             train, data = workdir / "train.parquet", workdir / "stream.parquet"
             # A 100 Hz model (T ~ 1150) as in the MTS-Flow issue, fed by 500 Hz frames of the same cell.
             write_dataset(train, load_profile("default"), n_cycles=40, rate=500, seed=5)
-            model = fit_model(train, FitOptions(signals=SIGNALS, rate_hz=100), TrainingSettings(epochs=4, batch_size=8))
+            model = fit_model(
+                train, FitOptions(signals=SIGNALS, rate_hz=100), TrainingSettings(epochs=4, batch_size=8)
+            )
             save_model(model, workdir / "model.rwmodel")
             write_dataset(data, load_profile("default"), n_cycles=n_cycles, rate=500, seed=6)
             for robots in steps:
-                step = _step(workdir / "model.rwmodel", data, list(SIGNALS), bootstrap, robots, n_cycles, workdir,
-                             localize)
+                step = _step(
+                    workdir / "model.rwmodel",
+                    data,
+                    list(SIGNALS),
+                    servers,
+                    robots,
+                    n_cycles,
+                    workdir,
+                    localize,
+                )
                 results.append(step)
                 if on_step is not None:
                     on_step(step)
@@ -190,5 +246,10 @@ def bench_serve(bootstrap: str | None = None, steps: tuple[int, ...] = ROBOT_STE
             broker.stop()
     passed = [s for s in results if s.kept_up]
     best = passed[-1] if passed else None
-    return ServeFigures(best.robots if best else 0, best.latency_p50_ms if best else float("nan"),
-                        best.latency_p99_ms if best else float("nan"), localize, results)
+    return ServeFigures(
+        best.robots if best else 0,
+        best.latency_p50_ms if best else float("nan"),
+        best.latency_p99_ms if best else float("nan"),
+        localize,
+        results,
+    )

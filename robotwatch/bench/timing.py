@@ -14,8 +14,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def side_by_side(work: dict[str, Callable[[], object]], repeats: int, device: torch.device,
-                 warmup: int = 3) -> dict[str, float]:
+def side_by_side(
+    work: dict[str, Callable[[], object]], repeats: int, device: torch.device, warmup: int = 3
+) -> dict[str, float]:
     """Median seconds per call of each function, after `warmup` calls each.
 
     The first calls of a process pay for allocator growth and FFT/oneDNN plan caches; a

@@ -17,10 +17,16 @@ def bench(
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     quick: Annotated[bool, typer.Option(help="100 Hz on the CPU only, fewer repeats")] = False,
     repeats: Annotated[int, typer.Option(help="timed repetitions per figure (medians are reported)")] = 5,
-    serve: Annotated[bool, typer.Option("--serve", help="also: robots at 500 Hz one serve process keeps up with")] = False,
-    bootstrap_servers: Annotated[str | None, typer.Option(help="Kafka for --serve (default: a local tansu)")] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="also: robots at 500 Hz one serve process keeps up with")
+    ] = False,
+    bootstrap_servers: Annotated[
+        str | None, typer.Option(help="Kafka for --serve (default: a local tansu)")
+    ] = None,
 ) -> None:
-    """Time MTS-Flow's forward, forward + localization and training step (100 Hz and 500 Hz; CUDA when present) side by side with the straightforward reference computation, signal frame decoding, and with --serve the streaming service end to end."""
+    """Time MTS-Flow's forward, forward + localization and training step (100 Hz and 500 Hz;
+    CUDA when present) side by side with the straightforward reference computation, signal
+    frame decoding, and with --serve the streaming service end to end."""
     import torch
 
     from robotwatch.bench.decoding import bench_frames
@@ -34,8 +40,17 @@ def bench(
     figures = []
     for device, rate, steps, dilation, batch, train_batch in settings:
         with console.status(f"MTS-Flow at {rate:g} Hz ({steps} steps) on {device}"):
-            figures.append(bench_flow(rate_hz=rate, n_steps=steps, dilation=dilation, batch=batch,
-                                      train_batch=train_batch, repeats=repeats if not quick else 3, device=device))
+            figures.append(
+                bench_flow(
+                    rate_hz=rate,
+                    n_steps=steps,
+                    dilation=dilation,
+                    batch=batch,
+                    train_batch=train_batch,
+                    repeats=repeats if not quick else 3,
+                    device=device,
+                )
+            )
     with console.status("signal frame decoding"):
         frames = bench_frames()
     serving = None
@@ -43,8 +58,12 @@ def bench(
         from robotwatch.bench.serve import bench_serve
 
         with console.status("serve: raising the number of robots at 500 Hz until it falls behind") as status:
-            serving = bench_serve(bootstrap_servers, on_step=lambda s: status.update(
-                f"serve: {s.robots} robots {'kept up' if s.kept_up else 'fell behind'}, trying more"))
+            serving = bench_serve(
+                bootstrap_servers,
+                on_step=lambda s: status.update(
+                    f"serve: {s.robots} robots {'kept up' if s.kept_up else 'fell behind'}, trying more"
+                ),
+            )
     main = figures[0]
     if json_output:
         payload = {
@@ -58,14 +77,20 @@ def bench(
             "frames": frames.as_dict(),
         }
         if serving is not None:
-            payload |= {"max_robots_500hz": serving.max_robots_500hz, "latency_p50_ms": serving.latency_p50_ms,
-                        "latency_p99_ms": serving.latency_p99_ms, "serve": serving.as_dict()}
+            payload |= {
+                "max_robots_500hz": serving.max_robots_500hz,
+                "latency_p50_ms": serving.latency_p50_ms,
+                "latency_p99_ms": serving.latency_p99_ms,
+                "serve": serving.as_dict(),
+            }
         typer.echo(json.dumps(payload))
         return
     out.print(_flow_table(figures, torch.get_num_threads()))
-    out.print(f"signal frames of {frames.steps} x {frames.signals} ({frames.frame_bytes:,} bytes): decode "
-              f"{frames.decode_frames_per_s:,.0f} frames/s on one core (floor 100,000), JSON "
-              f"{frames.decode_json_frames_per_s:,.0f} frames/s, encode {frames.encode_frames_per_s:,.0f} frames/s")
+    out.print(
+        f"signal frames of {frames.steps} x {frames.signals} ({frames.frame_bytes:,} bytes): decode "
+        f"{frames.decode_frames_per_s:,.0f} frames/s on one core (floor 100,000), JSON "
+        f"{frames.decode_json_frames_per_s:,.0f} frames/s, encode {frames.encode_frames_per_s:,.0f} frames/s"
+    )
     if serving is not None:
         out.print(_serve_table(serving))
 
@@ -73,42 +98,81 @@ def bench(
 def _flow_table(figures, threads: int):
     from rich.table import Table
 
-    table = Table(title=f"MTS-Flow, ms per cycle ({figures[0].n_parameters:,} parameters, {threads} CPU threads)")
+    table = Table(
+        title=f"MTS-Flow, ms per cycle ({figures[0].n_parameters:,} parameters, {threads} CPU threads)"
+    )
     for column in ("setting", "operation", "robotwatch", "reference", "speed-up", "floor"):
         table.add_column(column, justify="left" if column in ("setting", "operation") else "right")
     for f in figures:
         setting = f"{f.device}, {f.rate_hz:g} Hz, T={f.n_steps}"
         rows = [
             ("forward", f.forward_ms_per_cycle, f.reference_forward_ms_per_cycle, f"batch {f.batch}"),
-            ("forward + localization", f.localize_ms_per_cycle, f.reference_localize_ms_per_cycle, f"batch {f.batch}"),
-            ("training step", f.train_step_ms_per_cycle, f.reference_train_step_ms_per_cycle, f"batch {f.train_batch}"),
+            (
+                "forward + localization",
+                f.localize_ms_per_cycle,
+                f.reference_localize_ms_per_cycle,
+                f"batch {f.batch}",
+            ),
+            (
+                "training step",
+                f.train_step_ms_per_cycle,
+                f.reference_train_step_ms_per_cycle,
+                f"batch {f.train_batch}",
+            ),
         ]
         for (name, fast, ref, batch), key in zip(rows, FLOORS_100HZ, strict=True):
             floor = ""
             if f.device == "cpu" and f.rate_hz == 100.0:
                 ok = fast <= FLOORS_100HZ[key]
                 floor = f"[{'green' if ok else 'red'}]≤ {FLOORS_100HZ[key]:.0f}[/]"
-            table.add_row(setting, f"{name} ({batch})", f"{fast:.1f}", f"{ref:.1f}", f"{ref / fast:.2f}×", floor)
+            table.add_row(
+                setting, f"{name} ({batch})", f"{fast:.1f}", f"{ref:.1f}", f"{ref / fast:.2f}×", floor
+            )
             setting = ""
-    table.caption = (f"max relative score difference to the reference: "
-                     f"{max(f.max_score_rel_diff for f in figures):.1e}")
+    table.caption = (
+        f"max relative score difference to the reference: {max(f.max_score_rel_diff for f in figures):.1e}"
+    )
     return table
 
 
 def _serve_table(figures):
     from rich.table import Table
 
-    table = Table(title=f"serve: {figures.max_robots_500hz} robots at 500 Hz kept up (floor 50); "
-                        f"cycle end -> verdict p50 {figures.latency_p50_ms:.0f} ms, p99 {figures.latency_p99_ms:.0f} ms "
-                        f"(floor 1000)")
-    for column in ("robots", "cycles", "scored", "flagged", "max lag", "end lag", "publisher late", "p50 ms",
-                   "p99 ms", "in serve p50/p99 ms", "kept up"):
+    table = Table(
+        title=f"serve: {figures.max_robots_500hz} robots at 500 Hz kept up (floor 50); "
+        f"cycle end -> verdict p50 {figures.latency_p50_ms:.0f} ms, p99 {figures.latency_p99_ms:.0f} ms "
+        f"(floor 1000)"
+    )
+    for column in (
+        "robots",
+        "cycles",
+        "scored",
+        "flagged",
+        "max lag",
+        "end lag",
+        "publisher late",
+        "p50 ms",
+        "p99 ms",
+        "in serve p50/p99 ms",
+        "kept up",
+    ):
         table.add_column(column, justify="right")
     for s in figures.steps:
-        table.add_row(str(s.robots), str(s.cycles_expected), str(s.cycles_scored), f"{s.flagged_fraction:.0%}",
-                      str(s.max_lag), str(s.end_lag), f"{s.publisher_late_s:.2f} s", f"{s.latency_p50_ms:.0f}",
-                      f"{s.latency_p99_ms:.0f}", f"{s.service_latency_p50_ms:.0f}/{s.service_latency_p99_ms:.0f}",
-                      "[green]yes[/]" if s.kept_up else "[red]no[/]")
-    table.caption = (f"localize = {figures.localize}; latency = last frame published -> verdict's broker timestamp; "
-                     f"in serve = cycle closed -> verdict made")
+        table.add_row(
+            str(s.robots),
+            str(s.cycles_expected),
+            str(s.cycles_scored),
+            f"{s.flagged_fraction:.0%}",
+            str(s.max_lag),
+            str(s.end_lag),
+            f"{s.publisher_late_s:.2f} s",
+            f"{s.latency_p50_ms:.0f}",
+            f"{s.latency_p99_ms:.0f}",
+            f"{s.service_latency_p50_ms:.0f}/{s.service_latency_p99_ms:.0f}",
+            "[green]yes[/]" if s.kept_up else "[red]no[/]",
+        )
+    table.caption = (
+        f"localize = {figures.localize}; latency = last frame published -> verdict's broker timestamp; "
+        f"in serve = cycle closed -> verdict made"
+    )
     return table

@@ -12,10 +12,14 @@ from robotwatch.cli.console import console, out, user_errors
 
 
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="where the data, model and report go")] = Path("demo-output"),
+    out_dir: Annotated[Path, typer.Option("--out", help="where the data, model and report go")] = Path(
+        "demo-output"
+    ),
     cycles: Annotated[int, typer.Option(help="cycles to simulate (the voraus-AD split, scaled)")] = 150,
     epochs: Annotated[int, typer.Option(help="training epochs (the thesis trains 70)")] = 6,
-    speed: Annotated[float | None, typer.Option(help="replay at real time x SPEED (default: as fast as possible)")] = None,
+    speed: Annotated[
+        float | None, typer.Option(help="replay at real time x SPEED (default: as fast as possible)")
+    ] = None,
     seed: Annotated[int, typer.Option(help="seed of the simulation and the training")] = 1,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = "auto",
 ) -> None:
@@ -35,17 +39,32 @@ def demo(
     data, model_path, report = out_dir / "cell.parquet", out_dir / "cell.rwmodel", out_dir / "report"
     with user_errors():
         console.print(Rule(f"1/4 simulating {cycles} pick-and-place cycles of a UR10-class cell at 100 Hz"))
-        with console.status("simulating (rigid-body dynamics, controller, drives, sensors, 12 anomaly types)"):
+        with console.status(
+            "simulating (rigid-body dynamics, controller, drives, sensors, 12 anomaly types)"
+        ):
             summary = write_dataset(data, load_profile("default"), n_cycles=cycles, rate=100, seed=seed)
         console.print(f"wrote {data} ({summary.rows:,} rows) and the ground truth {data.stem}.truth.parquet")
 
         console.print(Rule(f"2/4 training MTS-Flow on the normal training cycles ({epochs} epochs at 50 Hz)"))
-        model = train_with_progress(data, model_path, epochs=epochs, batch_size=16, rate=50.0, signals="machine", seed=seed,
-                             device=device, learning_rate=8e-4)
-        console.print(f"model {model.model_id}: threshold {model.card.threshold:,.0f} "
-                      f"(1 % false positives on {model.card.training.n_calibration_cycles} held-out normal cycles)")
+        model = train_with_progress(
+            data,
+            model_path,
+            epochs=epochs,
+            batch_size=16,
+            rate=50.0,
+            signals="machine",
+            seed=seed,
+            device=device,
+            learning_rate=8e-4,
+        )
+        console.print(
+            f"model {model.model_id}: threshold {model.card.threshold:,.0f} "
+            f"(1 % false positives on {model.card.training.n_calibration_cycles} held-out normal cycles)"
+        )
 
-        console.print(Rule("3/4 replaying the test cycles through the pipeline (frames -> cycles -> verdicts)"))
+        console.print(
+            Rule("3/4 replaying the test cycles through the pipeline (frames -> cycles -> verdicts)")
+        )
         result = replay_with_view(model, data, 1, speed, "test", device, console.is_terminal)
         replayed = replay_summary(result, data, model)
         for renderable in replayed.renderables():
@@ -54,9 +73,16 @@ def demo(
         console.print(Rule("4/4 writing the report"))
         with console.status("ROC curves, score histograms and example cycles with their events"):
             offline = evaluate_model(model, data, device)
-            index = write_report(report, {"MTS-Flow": offline.results}, thresholds={"MTS-Flow": model.card.threshold},
-                                 cycles=example_views(model, data, offline), tables=replayed.tables(),
-                                 title="robotwatch demo")
+            index = write_report(
+                report,
+                {"MTS-Flow": offline.results},
+                thresholds={"MTS-Flow": model.card.threshold},
+                cycles=example_views(model, data, offline),
+                tables=replayed.tables(),
+                title="robotwatch demo",
+            )
     console.print(f"[bold green]done[/] in {time.monotonic() - started:.0f} s: open {index}")
-    console.print(f"next: robotwatch serve --model {model_path} --bootstrap-servers <your Kafka> "
-                  f"(and robotwatch replay {data} --to-kafka <your Kafka> to feed it)")
+    console.print(
+        f"next: robotwatch serve --model {model_path} --bootstrap-servers <your Kafka> "
+        f"(and robotwatch replay {data} --to-kafka <your Kafka> to feed it)"
+    )

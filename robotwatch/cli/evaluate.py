@@ -5,31 +5,46 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from robotwatch.cli.console import console, out, user_errors
 
+if TYPE_CHECKING:
+    from robotwatch.mtsflow.model_file import TrainedModel
+
 BASELINE_NAMES = ("1nn", "pca", "cae")
 
 
 def evaluate(
-    paths: Annotated[list[Path], typer.Argument(help="[MODEL] DATA: a model file and a voraus-AD file, or DATA alone "
-                                                     "(then MTS-Flow is trained first, or a baseline fitted)")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="[MODEL] DATA: a model file and a voraus-AD file, or DATA alone "
+            "(then MTS-Flow is trained first, or a baseline fitted)"
+        ),
+    ],
     method: Annotated[str, typer.Option(help="mtsflow, 1nn, pca or cae")] = "mtsflow",
     compare: Annotated[str, typer.Option(help="baselines to run side by side, e.g. 1nn,pca,cae")] = "",
     runs: Annotated[int, typer.Option(help="train and evaluate this many seeds; report mean ± std")] = 1,
-    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
-    report: Annotated[Path | None, typer.Option(help="write ROC curves, histograms and example cycles here")] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="print one JSON object instead of tables")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="write ROC curves, histograms and example cycles here")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = "auto",
-    epochs: Annotated[int, typer.Option(help="epochs when training here (MTS-Flow: 70; CAE: 50 unless given)")] = 70,
+    epochs: Annotated[
+        int, typer.Option(help="epochs when training here (MTS-Flow: 70; CAE: 50 unless given)")
+    ] = 70,
     batch_size: Annotated[int, typer.Option(help="batch size when training MTS-Flow here")] = 32,
     rate: Annotated[float, typer.Option(help="sample rate when training or fitting here, Hz")] = 100.0,
     signals: Annotated[str, typer.Option(help="signal group when training or fitting here")] = "machine",
     seed: Annotated[int, typer.Option(help="first seed when training here")] = 177,
 ) -> None:
-    """AUROC per anomaly category against all normal test cycles (voraus-AD protocol), their mean, and the localization error where the data has ground truth."""
+    """AUROC per anomaly category against all normal test cycles (voraus-AD protocol), their
+    mean, and the localization error where the data has ground truth."""
     from replay.schema import signal_group
     from robotwatch.evaluation import (
         aggregate_runs,
@@ -54,15 +69,27 @@ def evaluate(
 
     with user_errors():
         runs_by_method: dict[str, list] = {}
-        models = []
+        models: list[TrainedModel] = []
         if method == "mtsflow":
-            models = _models(paths, runs, data, epochs=epochs, batch_size=batch_size, rate=rate, signals=signals,
-                             seed=seed, device=device)
+            models = _models(
+                paths,
+                runs,
+                data,
+                epochs=epochs,
+                batch_size=batch_size,
+                rate=rate,
+                signals=signals,
+                seed=seed,
+                device=device,
+            )
             from robotwatch.evaluation.protocol import evaluate_model
 
             for model in models:
-                result = _with_progress(f"scoring {data.name} with {model.model_id}", data,
-                                        lambda tick, m=model: evaluate_model(m, data, device, tick))
+                result = _with_progress(
+                    f"scoring {data.name} with {model.model_id}",
+                    data,
+                    lambda tick, m=model: evaluate_model(m, data, device, tick),
+                )
                 runs_by_method.setdefault(result.name, []).append(result)
             group, fit_rate = models[0].card.signals, models[0].card.sample_rate_hz
             exclude = models[0].card.training.calibration_samples
@@ -74,15 +101,27 @@ def evaluate(
 
             seeds = range(seed, seed + (runs if name == "cae" else 1))
             for s in seeds:
-                options = {"seed": s, "device": device, "epochs": epochs if epochs != 70 else 50} if name == "cae" else {}
+                options = (
+                    {"seed": s, "device": device, "epochs": epochs if epochs != 70 else 50}
+                    if name == "cae"
+                    else {}
+                )
                 with console.status(f"fitting {name} on the training cycles of {data.name} and scoring"):
-                    result = evaluate_baseline(name, data, group, fit_rate, exclude_samples=exclude, options=options)
+                    result = evaluate_baseline(
+                        name, data, group, fit_rate, exclude_samples=exclude, options=options
+                    )
                 runs_by_method.setdefault(result.name, []).append(result)
 
-        summaries = {name: aggregate_runs([category_aurocs(r.results) for r in rs]) for name, rs in runs_by_method.items()}
+        summaries = {
+            name: aggregate_runs([category_aurocs(r.results) for r in rs])
+            for name, rs in runs_by_method.items()
+        }
         first = next(iter(runs_by_method.values()))
-        localization = {name: localization_summary(rs[0].results) for name, rs in runs_by_method.items()
-                        if name == "MTS-Flow" and rs[0].results["truth_start_s"].notna().any()}
+        localization = {
+            name: localization_summary(rs[0].results)
+            for name, rs in runs_by_method.items()
+            if name == "MTS-Flow" and rs[0].results["truth_start_s"].notna().any()
+        }
         skipped = first[0].skipped
 
     if json_output:
@@ -114,15 +153,33 @@ def evaluate(
             index = write_report(
                 report,
                 {name: rs[0].results for name, rs in runs_by_method.items()},
-                thresholds={name: rs[0].threshold for name, rs in runs_by_method.items() if rs[0].threshold is not None},
+                thresholds={
+                    name: rs[0].threshold
+                    for name, rs in runs_by_method.items()
+                    if rs[0].threshold is not None
+                },
                 cycles=views,
-                tables=[auroc_table(summaries), *([localization_table(localization)] if localization else [])],
+                tables=[
+                    auroc_table(summaries),
+                    *([localization_table(localization)] if localization else []),
+                ],
                 title=f"robotwatch evaluation of {data.name}",
             )
         console.print(f"[bold green]report[/] {index}")
 
 
-def _models(paths: list[Path], runs: int, data: Path, **training: object) -> list:
+def _models(
+    paths: list[Path],
+    runs: int,
+    data: Path,
+    *,
+    epochs: int,
+    batch_size: int,
+    rate: float,
+    signals: str,
+    seed: int,
+    device: str,
+) -> list[TrainedModel]:
     """The model given, or `runs` fresh ones trained on DATA with consecutive seeds."""
     from robotwatch.mtsflow.model_file import load_model
 
@@ -130,13 +187,24 @@ def _models(paths: list[Path], runs: int, data: Path, **training: object) -> lis
         return [load_model(paths[0])]
     from robotwatch.cli.progress import train_with_progress
 
-    console.print(f"training {runs} MTS-Flow model(s) on {data.name} first (give MODEL DATA to evaluate a trained one)")
-    models = []
-    seed = int(training.pop("seed"))  # type: ignore[call-overload]
+    console.print(
+        f"training {runs} MTS-Flow model(s) on {data.name} first (give MODEL DATA to evaluate a trained one)"
+    )
     with tempfile.TemporaryDirectory(prefix="robotwatch-eval-") as tmp:
-        for k in range(runs):
-            models.append(train_with_progress(data, Path(tmp) / f"run{k}.rwmodel", seed=seed + k, **training))  # type: ignore[arg-type]
-    return models
+        return [
+            train_with_progress(
+                data,
+                Path(tmp) / f"run{k}.rwmodel",
+                epochs=epochs,
+                batch_size=batch_size,
+                rate=rate,
+                signals=signals,
+                seed=seed + k,
+                device=device,
+                learning_rate=8e-4,
+            )
+            for k in range(runs)
+        ]
 
 
 def _with_progress(description: str, data: Path, work):
@@ -146,7 +214,13 @@ def _with_progress(description: str, data: Path, work):
     from replay import VorausFile
 
     total = sum(1 for info in VorausFile(data, signals=()).cycle_infos() if not info.is_train)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(description, total=total)
         return work(lambda: bar.advance(task))

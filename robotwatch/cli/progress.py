@@ -60,7 +60,11 @@ def train_with_progress(
         dilation=dilation,
     )
     settings = TrainingSettings(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, device=str(pick_device(device))
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        device=str(pick_device(device)),
     )
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -119,4 +123,6 @@ def replay_with_view(
             view.add(verdicts)
             live_view.update(view.render())
 
-        return replay_embedded(trained, data, robots=robots, speed=pace, part=part, device=device, on_verdicts=show)
+        return replay_embedded(
+            trained, data, robots=robots, speed=pace, part=part, device=device, on_verdicts=show
+        )

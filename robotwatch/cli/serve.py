@@ -14,17 +14,24 @@ from robotwatch.cli.console import console, user_errors
 
 def serve(
     model: Annotated[Path | None, typer.Option(help="MTS-Flow model file (or `model` in the config)")] = None,
-    bootstrap_servers: Annotated[str | None, typer.Option(help="Kafka bootstrap servers, host:port[,...]")] = None,
+    bootstrap_servers: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap servers, host:port[,...]")
+    ] = None,
     signals_topic: Annotated[str | None, typer.Option(help="topic of the signal frames")] = None,
     anomalies_topic: Annotated[str | None, typer.Option(help="topic the verdicts go to")] = None,
-    group: Annotated[str | None, typer.Option(help="consumer group; more instances = more throughput")] = None,
+    group: Annotated[
+        str | None, typer.Option(help="consumer group; more instances = more throughput")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="TOML file with any of the settings")] = None,
-    create_topics: Annotated[bool | None, typer.Option("--create-topics/--no-create-topics",
-                                                       help="create missing topics")] = None,
+    create_topics: Annotated[
+        bool | None, typer.Option("--create-topics/--no-create-topics", help="create missing topics")
+    ] = None,
     dashboard: Annotated[bool, typer.Option(help="show a live view instead of logs")] = False,
     http_port: Annotated[int | None, typer.Option(help="port of /metrics and /health (0 = off)")] = None,
     device: Annotated[str | None, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = None,
-    localize: Annotated[str | None, typer.Option(help="localize events for all, anomalous or none of the cycles")] = None,
+    localize: Annotated[
+        str | None, typer.Option(help="localize events for all, anomalous or none of the cycles")
+    ] = None,
 ) -> None:
     """Consume signal frames from Kafka, score every pick-and-place cycle and publish one verdict per cycle.
 
@@ -38,15 +45,26 @@ def serve(
 
     with user_errors():
         kafka = {"bootstrap_servers": bootstrap_servers} if bootstrap_servers else None
-        settings = load_settings(config, model=model, kafka=kafka, signals_topic=signals_topic,
-                                 anomalies_topic=anomalies_topic, group=group, create_topics=create_topics,
-                                 http_port=http_port, device=device, localize=localize)
+        settings = load_settings(
+            config,
+            model=model,
+            kafka=kafka,
+            signals_topic=signals_topic,
+            anomalies_topic=anomalies_topic,
+            group=group,
+            create_topics=create_topics,
+            http_port=http_port,
+            device=device,
+            localize=localize,
+        )
         trained = load_model(settings.model)
     setup_logging("text" if dashboard else settings.log_format)
     service = Service(settings, trained)
-    console.print(f"robotwatch serve: model {trained.model_id} ({len(trained.card.signals)} signals at "
-                  f"{trained.card.sample_rate_hz:g} Hz), {settings.signals_topic} -> {settings.anomalies_topic} "
-                  f"on {settings.kafka.bootstrap_servers}, group {settings.group}")
+    console.print(
+        f"robotwatch serve: model {trained.model_id} ({len(trained.card.signals)} signals at "
+        f"{trained.card.sample_rate_hz:g} Hz), {settings.signals_topic} -> {settings.anomalies_topic} "
+        f"on {settings.kafka.bootstrap_servers}, group {settings.group}"
+    )
     asyncio.run(_run(service, dashboard))
     if service.failed:
         raise typer.Exit(1)
@@ -75,5 +93,8 @@ async def _live(service) -> None:
         while True:
             await asyncio.sleep(0.5)
             doc = service.health_document()
-            live.update(view.render({k: doc[k] for k in ("frames_per_s", "consumer_lag", "dead_letters",
-                                                         "broker_connected")}))
+            live.update(
+                view.render(
+                    {k: doc[k] for k in ("frames_per_s", "consumer_lag", "dead_letters", "broker_connected")}
+                )
+            )

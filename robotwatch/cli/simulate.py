@@ -14,7 +14,11 @@ from robotwatch.cli.console import console, out
 def simulate(
     out_path: Annotated[Path, typer.Option("--out", "-o", help="voraus-AD parquet file to write")],
     cycles: Annotated[
-        int, typer.Option(help="number of cycles; the real dataset's split (948 train, 419 normal test, 755 anomalies) scaled")
+        int,
+        typer.Option(
+            help="number of cycles; the real dataset's split (948 train, 419 normal test, "
+            "755 anomalies) scaled"
+        ),
     ] = 2122,
     rate: Annotated[int, typer.Option(help="sample rate of the table, Hz: 100 or 500")] = 100,
     anomalies: Annotated[
@@ -57,12 +61,22 @@ def simulate(
 
     started = time.perf_counter()
     with Progress(
-        TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("cycles"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+        TextColumn("[bold]simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("cycles"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
     ) as bar:
         task = bar.add_task("cycles", total=cycles)
         summary = write_dataset(
-            out_path, cell, n_cycles=cycles, rate=rate, categories=categories, seed=seed,
+            out_path,
+            cell,
+            n_cycles=cycles,
+            rate=rate,
+            categories=categories,
+            seed=seed,
             progress=lambda n: bar.advance(task, n),
         )
     seconds = time.perf_counter() - started

@@ -17,25 +17,44 @@ def train(
     epochs: Annotated[int, typer.Option(help="training epochs (thesis: 70)")] = 70,
     batch_size: Annotated[int, typer.Option(help="cycles per batch (thesis: 32)")] = 32,
     rate: Annotated[float, typer.Option(help="sample rate the model works at, Hz (100 or 50)")] = 100.0,
-    signals: Annotated[str, typer.Option(help="signal group: machine, electrical, mechanical, measured, computed")] = "machine",
+    signals: Annotated[
+        str, typer.Option(help="signal group: machine, electrical, mechanical, measured, computed")
+    ] = "machine",
     seed: Annotated[int, typer.Option(help="seed of weights, permutations and batch order")] = 177,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = "auto",
     learning_rate: Annotated[float, typer.Option("--lr", help="Adam learning rate")] = 8e-4,
     kernel_size: Annotated[int, typer.Option(help="kernel of the subnet's first convolution")] = 13,
-    dilation: Annotated[int, typer.Option(help="dilation of that convolution (thesis: 2 at 100 Hz, 10 at 500 Hz)")] = 2,
-    calibration_fraction: Annotated[float, typer.Option(help="share of training cycles held out to set the threshold")] = 0.1,
-    target_fpr: Annotated[float, typer.Option(help="false-positive rate the threshold aims at on normal cycles")] = 0.01,
+    dilation: Annotated[
+        int, typer.Option(help="dilation of that convolution (thesis: 2 at 100 Hz, 10 at 500 Hz)")
+    ] = 2,
+    calibration_fraction: Annotated[
+        float, typer.Option(help="share of training cycles held out to set the threshold")
+    ] = 0.1,
+    target_fpr: Annotated[
+        float, typer.Option(help="false-positive rate the threshold aims at on normal cycles")
+    ] = 0.01,
 ) -> None:
     """Train MTS-Flow on normal cycles and calibrate its alarm threshold."""
     with user_errors():
         model = train_with_progress(
-            data, out, epochs=epochs, batch_size=batch_size, rate=rate, signals=signals, seed=seed,
-            device=device, learning_rate=learning_rate, kernel_size=kernel_size, dilation=dilation,
-            calibration_fraction=calibration_fraction, target_fpr=target_fpr,
+            data,
+            out,
+            epochs=epochs,
+            batch_size=batch_size,
+            rate=rate,
+            signals=signals,
+            seed=seed,
+            device=device,
+            learning_rate=learning_rate,
+            kernel_size=kernel_size,
+            dilation=dilation,
+            calibration_fraction=calibration_fraction,
+            target_fpr=target_fpr,
         )
     card = model.card
     console.print(
-        f"[bold green]saved[/] {out}  model [bold]{card.model_id}[/]: {card.training.n_train_cycles} training "
+        f"[bold green]saved[/] {out}  model [bold]{card.model_id}[/]: "
+        f"{card.training.n_train_cycles} training "
         f"cycles, padded length {card.padded_length} at {card.sample_rate_hz:g} Hz, threshold "
         f"{card.threshold:.1f} (target FPR {card.target_fpr:.1%} on {card.training.n_calibration_cycles} "
         f"held-out normal cycles), {card.training.seconds:.0f} s on {card.training.device}"

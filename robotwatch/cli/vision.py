@@ -96,7 +96,8 @@ def train(
         save_model(out_path, detector, meta)
     t = meta.thresholds
     console.print(
-        f"[bold green]saved[/] {out_path}: {method.value} on {meta.training.images} images at {config.image_size} px, "
+        f"[bold green]saved[/] {out_path}: {method.value} on {meta.training.images} images "
+        f"at {config.image_size} px, "
         f"threshold {t.score:.4g} (target FPR {t.target_fpr:.1%} on {t.n_normal} held-out normal images), "
         f"{meta.training.seconds:.0f} s"
     )
@@ -147,7 +148,8 @@ def evaluate(
     )
     out.print(table)
     out.print(
-        f"threshold {result.threshold:.4g}: {result.false_positive_rate:.1%} of {result.normal_images} normal test images above it"
+        f"threshold {result.threshold:.4g}: {result.false_positive_rate:.1%} of "
+        f"{result.normal_images} normal test images above it"
     )
     if report is not None:
         out.print(f"report written to {report}")
@@ -195,7 +197,8 @@ def score(
                 else f"  region x {loc.bbox[0]}-{loc.bbox[2]}, y {loc.bbox[1]}-{loc.bbox[3]}"
             )
             out.print(
-                f"{path}: {verdict}  score {result.score:.4g} (threshold {result.threshold:.4g})  peak ({loc.peak_x}, {loc.peak_y}){box}"
+                f"{path}: {verdict}  score {result.score:.4g} (threshold {result.threshold:.4g})  "
+                f"peak ({loc.peak_x}, {loc.peak_y}){box}"
             )
     if failed:
         raise typer.Exit(1)

@@ -15,7 +15,9 @@ from robotwatch.mtsflow.data import iter_cycles, pad_batch, training_cycles
 from robotwatch.mtsflow.model_file import TrainedModel
 
 
-def example_views(model: TrainedModel, data: Path, result: MethodResult, per_category: int = 1) -> list[CycleView]:
+def example_views(
+    model: TrainedModel, data: Path, result: MethodResult, per_category: int = 1
+) -> list[CycleView]:
     from robotwatch.evaluation.baselines import NearestNeighbor
 
     scored = result.scored
@@ -27,17 +29,21 @@ def example_views(model: TrainedModel, data: Path, result: MethodResult, per_cat
     card = model.card
     wanted = set(chosen)
     examples = {
-        c.sample: c for c in iter_cycles(data, card.signals, card.sample_rate_hz, part="test") if c.sample in wanted
+        c.sample: c
+        for c in iter_cycles(data, card.signals, card.sample_rate_hz, part="test")
+        if c.sample in wanted
     }
     samples, raw = training_cycles(data, card.signals, card.sample_rate_hz)
     held_out = set(card.training.calibration_samples)
     keep = [i for i, s in enumerate(samples) if s not in held_out]
-    train, train_lengths, _ = pad_batch([model.normalizer.transform(raw[i]) for i in keep], card.padded_length)
+    train, train_lengths, _ = pad_batch(
+        [model.normalizer.transform(raw[i]) for i in keep], card.padded_length
+    )
     neighbor = NearestNeighbor()
     neighbor.fit(train.numpy())
     x, _, _ = pad_batch([model.normalizer.transform(examples[s].signals) for s in chosen], card.padded_length)
     _, nearest = neighbor.nearest(x.numpy())
-    rows = result.results.set_index("sample")
+    rows = result.results.set_index("sample").to_dict("index")
     views = []
     for j, sample in enumerate(chosen):
         cycle, events = examples[sample], scored.events[sample]
@@ -45,12 +51,13 @@ def example_views(model: TrainedModel, data: Path, result: MethodResult, per_cat
         k = card.signals.index(name)
         ref = int(nearest[j])
         n = min(cycle.n_steps, card.padded_length)
-        start, end = rows.loc[sample, "truth_start_s"], rows.loc[sample, "truth_end_s"]
+        row = rows[sample]
+        start, end = row["truth_start_s"], row["truth_end_s"]
         views.append(
             CycleView(
                 sample=sample,
-                category=Category(int(rows.loc[sample, "category"])).name,
-                score=float(rows.loc[sample, "score"]),
+                category=Category(int(row["category"])).name,
+                score=float(row["score"]),
                 sample_rate_hz=card.sample_rate_hz,
                 signal_name=name,
                 signal=x[j, k, :n].numpy(),

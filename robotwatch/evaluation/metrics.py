@@ -53,13 +53,17 @@ def check_results(results: pd.DataFrame) -> None:
     """Raise a ValueError naming the problem if `results` is not a per-cycle test table."""
     absent = [c for c in REQUIRED_COLUMNS if c not in results.columns]
     if absent:
-        raise ValueError(f"results table lacks the column(s) {', '.join(absent)}; needs {', '.join(REQUIRED_COLUMNS)}")
+        raise ValueError(
+            f"results table lacks the column(s) {', '.join(absent)}; needs {', '.join(REQUIRED_COLUMNS)}"
+        )
     if results.empty:
         raise ValueError("results table is empty")
     duplicated = results["sample"][results["sample"].duplicated()].unique()
     if len(duplicated):
-        raise ValueError(f"results table has more than one row for sample(s) {_few(duplicated)}; "
-                         f"it must hold one row per cycle")
+        raise ValueError(
+            f"results table has more than one row for sample(s) {_few(duplicated)}; "
+            f"it must hold one row per cycle"
+        )
     unknown = sorted(set(results["category"].astype(int)) - {int(c) for c in Category})
     if unknown:
         raise ValueError(f"results table has unknown category value(s) {unknown}; valid are 0-12")
@@ -67,12 +71,16 @@ def check_results(results: pd.DataFrame) -> None:
     normal_category = results["category"].astype(int) == Category.NORMAL_OPERATION
     inconsistent = results["sample"][anomaly == normal_category]
     if len(inconsistent):
-        raise ValueError(f"sample(s) {_few(inconsistent)} have anomaly and category that disagree "
-                         f"(anomaly must be False exactly for category 12, NORMAL_OPERATION)")
+        raise ValueError(
+            f"sample(s) {_few(inconsistent)} have anomaly and category that disagree "
+            f"(anomaly must be False exactly for category 12, NORMAL_OPERATION)"
+        )
     training = results["sample"][results["setting"].astype(int) == TRAIN_SETTING]
     if len(training):
-        raise ValueError(f"results include training cycles (setting {int(TRAIN_SETTING)}, PRE_A): sample(s) "
-                         f"{_few(training)}; the protocol evaluates on test cycles only")
+        raise ValueError(
+            f"results include training cycles (setting {int(TRAIN_SETTING)}, PRE_A): sample(s) "
+            f"{_few(training)}; the protocol evaluates on test cycles only"
+        )
     if np.isnan(results["score"].to_numpy(dtype=float)).any():
         raise ValueError(f"sample(s) {_few(results['sample'][results['score'].isna()])} have a NaN score")
 
@@ -89,8 +97,10 @@ def scores_by_category(results: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.
     ranks = results["score"].astype(float).rank(method="average").to_numpy()
     normal = ranks[~anomaly]
     if len(normal) == 0:
-        raise ValueError("results contain no normal test cycles (anomaly == False); "
-                         "AUROC per category needs them as the negatives")
+        raise ValueError(
+            "results contain no normal test cycles (anomaly == False); "
+            "AUROC per category needs them as the negatives"
+        )
     categories = results["category"].astype(int).to_numpy()
     per_category = {}
     for category in ANOMALY_CATEGORIES:
@@ -128,8 +138,10 @@ def aggregate_runs(runs: Sequence[AurocResult]) -> RunSummary:
     names = list(runs[0].per_category)
     for i, run in enumerate(runs[1:], start=2):
         if list(run.per_category) != names:
-            raise ValueError(f"run {i} covers the categories {list(run.per_category)}, run 1 covers {names}; "
-                             f"runs must be evaluated on the same test cycles")
+            raise ValueError(
+                f"run {i} covers the categories {list(run.per_category)}, run 1 covers {names}; "
+                f"runs must be evaluated on the same test cycles"
+            )
     # rows = runs; the last column holds each run's mean over its categories
     table = np.array([[*(run.per_category[n] for n in names), run.mean] for run in runs])
     std = table.std(0, ddof=1) if len(runs) > 1 else np.full(table.shape[1], np.nan)
@@ -159,7 +171,9 @@ def localization_errors(results: pd.DataFrame) -> pd.Series:
         raise ValueError("truth_start_s and truth_end_s must both be given or both be NaN per cycle")
     reversed_ = end < start
     if reversed_.any():
-        raise ValueError(f"truth_end_s is before truth_start_s for sample(s) {_few(results['sample'][reversed_])}")
+        raise ValueError(
+            f"truth_end_s is before truth_start_s for sample(s) {_few(results['sample'][reversed_])}"
+        )
     # Distance to the interval: one of the two terms is positive outside it, both are <= 0 inside.
     error = np.maximum(np.maximum(start - predicted, predicted - end), 0.0)
     return pd.Series(error, index=results.index, name="abs_dt_s")

@@ -64,14 +64,16 @@ def roc_grid(methods: Mapping[str, pd.DataFrame], path: Path) -> Path:
         ax.set_title(f"{category} (n={n})", fontsize=9)
         ax.legend(fontsize=7, loc="lower right", title="AUROC [%]", title_fontsize=7)
         ax.set_aspect("equal")
-    for ax in axes.flat[len(present):]:
+    for ax in axes.flat[len(present) :]:
         ax.set_visible(False)
     fig.supxlabel("false-positive rate (normal test cycles)")
     fig.supylabel("true-positive rate")
     return _save(fig, path)
 
 
-def score_histogram(results: pd.DataFrame, path: Path, threshold: float | None = None, method: str = "") -> Path:
+def score_histogram(
+    results: pd.DataFrame, path: Path, threshold: float | None = None, method: str = ""
+) -> Path:
     """Histograms of the scores of normal and anomalous test cycles, with the threshold line.
 
     Anomalous scores often reach orders of magnitude past the normal ones; the axis ends
@@ -97,8 +99,13 @@ def score_histogram(results: pd.DataFrame, path: Path, threshold: float | None =
             continue
         beyond = int((values > high).sum())
         note = f", {beyond} beyond the axis in the last bin" if beyond else ""
-        ax.hist(np.clip(values, low, high), bins=bins, alpha=0.55, color=color,
-                label=f"{label} (n={len(values)}{note})")
+        ax.hist(
+            np.clip(values, low, high),
+            bins=bins.tolist(),
+            alpha=0.55,
+            color=color,
+            label=f"{label} (n={len(values)}{note})",
+        )
     if threshold is not None:
         ax.axvline(threshold, color="black", ls="--", lw=1.2, label=f"threshold {threshold:.4g}")
     ax.set_xlabel("anomaly score (higher = more anomalous)")
@@ -181,12 +188,19 @@ def cycle_figure(view: CycleView, path: Path) -> Path:
     reference_label = "nearest normal training cycle"
     if view.reference_sample is not None:
         reference_label += f" (sample {view.reference_sample})"
-    top.plot(np.arange(len(view.reference)) / rate, view.reference, color="0.45", lw=1.2, label=reference_label)
+    top.plot(
+        np.arange(len(view.reference)) / rate, view.reference, color="0.45", lw=1.2, label=reference_label
+    )
     top.plot(np.arange(len(view.signal)) / rate, view.signal, color="tab:red", lw=1.2, label="this cycle")
     top.set_ylabel(f"{view.signal_name}\n(normalized)")
     top.legend(fontsize=8, loc="best")
-    mid.plot(np.arange(len(view.profile)) / rate, view.profile, color="tab:purple", lw=1.2,
-             label="smoothed |∂score/∂input|, L1 over signals")
+    mid.plot(
+        np.arange(len(view.profile)) / rate,
+        view.profile,
+        color="tab:purple",
+        lw=1.2,
+        label="smoothed |∂score/∂input|, L1 over signals",
+    )
     mid.set_ylabel("input gradient")
     mid.margins(y=0.15)  # room for the event labels above the peaks
     if view.truth_s is not None:
@@ -246,8 +260,13 @@ def write_report(
     thresholds = thresholds or {}
     entries: list[tuple[str, str]] = []
     roc = roc_grid(methods, out_dir / "roc_per_category.png")
-    entries.append((roc.name, "ROC curve per anomaly category against all normal test cycles; "
-                              "legend: AUROC in percent per method."))
+    entries.append(
+        (
+            roc.name,
+            "ROC curve per anomaly category against all normal test cycles; "
+            "legend: AUROC in percent per method.",
+        )
+    )
     for i, (method, results) in enumerate(methods.items()):
         threshold = thresholds.get(method)
         png = score_histogram(results, out_dir / f"scores_{i}_{_slug(method)}.png", threshold, method)
@@ -255,11 +274,18 @@ def write_report(
         entries.append((png.name, f"{method}: scores of normal and anomalous test cycles{note}."))
     for view in cycles:
         png = cycle_figure(view, out_dir / f"cycle_{view.sample}.png")
-        why = ", the top signal of the strongest event," if view.signal_name == top_signal(view.events) else ""
+        why = (
+            ", the top signal of the strongest event," if view.signal_name == top_signal(view.events) else ""
+        )
         truth = "" if view.truth_s is None else " Orange: the ground-truth event."
-        entries.append((png.name, f"Sample {view.sample} ({view.category}): {view.signal_name}{why} against the "
-                                  f"nearest normal training cycle; below, the input-gradient profile with the "
-                                  f"found events (dashed).{truth}"))
+        entries.append(
+            (
+                png.name,
+                f"Sample {view.sample} ({view.category}): {view.signal_name}{why} against the "
+                f"nearest normal training cycle; below, the input-gradient profile with the "
+                f"found events (dashed).{truth}",
+            )
+        )
     index = out_dir / "index.html"
     index.write_text(_html(title, [_table_html(t) for t in tables], entries), encoding="utf-8")
     return index
@@ -272,17 +298,18 @@ def _slug(text: str) -> str:
 def _table_html(table: Table) -> str:
     console = Console(record=True, width=160, file=io.StringIO())
     console.print(table)
-    return console.export_html(inline_styles=True, code_format="<pre class=\"table\">{code}</pre>")
+    return console.export_html(inline_styles=True, code_format='<pre class="table">{code}</pre>')
 
 
 def _html(title: str, tables: Sequence[str], entries: Sequence[tuple[str, str]]) -> str:
     figures = "\n".join(
-        f'<figure><a href="{html.escape(src)}"><img src="{html.escape(src)}" alt="{html.escape(caption)}"></a>'
+        f'<figure><a href="{html.escape(src)}">'
+        f'<img src="{html.escape(src)}" alt="{html.escape(caption)}"></a>'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         for src, caption in entries
     )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title>\n"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
         "img{max-width:100%;border:1px solid #ddd}figure{margin:0 0 2.5em}"

@@ -21,8 +21,10 @@ def _percent(value: float, std: float) -> str:
 
 def _bold_best(cells: list[str], values: list[float], best: float) -> list[str]:
     # Compare at the shown precision, so that two methods that print the same number are both bold.
-    return [f"[bold]{c}[/bold]" if not math.isnan(v) and round(100 * v, 1) == round(100 * best, 1) else c
-            for c, v in zip(cells, values, strict=True)]
+    return [
+        f"[bold]{c}[/bold]" if not math.isnan(v) and round(100 * v, 1) == round(100 * best, 1) else c
+        for c, v in zip(cells, values, strict=True)
+    ]
 
 
 def auroc_table(methods: Mapping[str, RunSummary], title: str = "AUROC per category [%]") -> Table:
@@ -33,7 +35,9 @@ def auroc_table(methods: Mapping[str, RunSummary], title: str = "AUROC per categ
     if not methods:
         raise ValueError("no methods to tabulate")
     n_runs = ", ".join(f"{name}: {s.n_runs}" for name, s in methods.items())
-    table = Table(title=title, caption=f"runs per method: {n_runs}; {_MISSING} = category not in the test data")
+    table = Table(
+        title=title, caption=f"runs per method: {n_runs}; {_MISSING} = category not in the test data"
+    )
     table.add_column("category")
     table.add_column("cycles", justify="right")
     for name in methods:
@@ -43,8 +47,10 @@ def auroc_table(methods: Mapping[str, RunSummary], title: str = "AUROC per categ
     for category in ANOMALY_CATEGORIES:
         name = category.name
         values = [s.per_category.get(name, float("nan")) for s in summaries]
-        cells = [_percent(v, s.per_category_std[name]) if name in s.per_category else _MISSING
-                 for v, s in zip(values, summaries, strict=True)]
+        cells = [
+            _percent(v, s.per_category_std[name]) if name in s.per_category else _MISSING
+            for v, s in zip(values, summaries, strict=True)
+        ]
         present = [v for v in values if not math.isnan(v)]
         if present:
             cells = _bold_best(cells, values, max(present))
@@ -56,8 +62,9 @@ def auroc_table(methods: Mapping[str, RunSummary], title: str = "AUROC per categ
     return table
 
 
-def localization_table(methods: Mapping[str, LocalizationResult],
-                       title: str = "Localization: median |Δt| per category [s]") -> Table:
+def localization_table(
+    methods: Mapping[str, LocalizationResult], title: str = "Localization: median |Δt| per category [s]"
+) -> Table:
     """Rows: categories with ground-truth event times; columns: methods; smallest per row in bold."""
     if not methods:
         raise ValueError("no methods to tabulate")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -48,7 +49,7 @@ class FitOptions:
     n_blocks: int = 4
     scale: int = 2
     clamp: float = 1.2
-    clamp_form: str = "official"
+    clamp_form: Literal["official", "thesis"] = "official"
 
 
 class FitProgress:
@@ -134,7 +135,7 @@ def fit_model(
         kernel_size=options.kernel_size,
         dilation=options.dilation,
         clamp=options.clamp,
-        clamp_form=options.clamp_form,  # type: ignore[arg-type]  # validated by FlowConfig
+        clamp_form=options.clamp_form,
         permutation_seed=settings.seed,
     )
     if config_hook is not None:

@@ -30,7 +30,9 @@ class Event:
     top_axes: tuple[tuple[int, float], ...]
 
 
-def input_gradient(flow: MTSFlow, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def input_gradient(
+    flow: MTSFlow, x: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores (B,) and d score / d input (B, S, T); no weight gradients are computed."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
@@ -75,7 +77,7 @@ def find_events(
     half = max(1, distance // 2)
     events = []
     for step in keep:
-        window = np.abs(grad[:, max(0, step - half): step + half + 1]).sum(1)
+        window = np.abs(grad[:, max(0, step - half) : step + half + 1]).sum(1)
         share = window / max(window.sum(), 1e-30)
         order = np.argsort(share)[::-1][:top_k]
         per_axis: dict[int, float] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from os import PathLike
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from rwcore.model_file import (
     write_model_file,
 )
 
-FORMAT = "robotwatch.mtsflow"
+FORMAT: Final = "robotwatch.mtsflow"
 FORMAT_VERSION = 1
 CARD_KEY = "robotwatch"
 ID_PREFIX = "mtsflow"
@@ -102,7 +102,9 @@ def load_model(path: str | PathLike[str], device: str | torch.device = "cpu") ->
     except RuntimeError as exc:
         raise ModelFileError(path, f"weights do not fit the stored architecture: {exc}") from exc
     try:
-        normalizer = Normalizer(mean=tensors["normalizer.mean"].numpy(), std=tensors["normalizer.std"].numpy())
+        normalizer = Normalizer(
+            mean=tensors["normalizer.mean"].numpy(), std=tensors["normalizer.std"].numpy()
+        )
         baseline = tensors["localization.gradient_baseline"].numpy()
     except KeyError as exc:
         raise ModelFileError(path, f"lacks the tensor {exc}") from exc

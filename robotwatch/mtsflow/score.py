@@ -41,7 +41,9 @@ class CycleScore:
 class Scorer:
     """Scores batches of raw (steps, signals) cycles in the model's signal order."""
 
-    def __init__(self, model: TrainedModel, device: str | torch.device = "auto", smoothing_s: float = 0.05) -> None:
+    def __init__(
+        self, model: TrainedModel, device: str | torch.device = "auto", smoothing_s: float = 0.05
+    ) -> None:
         self.model = model
         self.device = pick_device(device)
         self.flow = model.flow.to(self.device).eval()

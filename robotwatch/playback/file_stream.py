@@ -27,7 +27,11 @@ def chunk_frame(chunk: StepChunk, list_id: int) -> SignalFrame:
 
 
 def file_frames(
-    path: str | PathLike[str], signals: Sequence[str], robots: int, part: Part = "test", steps_per_frame: int = 25
+    path: str | PathLike[str],
+    signals: Sequence[str],
+    robots: int,
+    part: Part = "test",
+    steps_per_frame: int = 25,
 ) -> Iterator[tuple[StepChunk, bytes]]:
     """The file's cycles as the encoded frames of `robots` robots, in due-time order."""
     rate = file_rate(path)

@@ -26,13 +26,28 @@ def frame_producer(client_options: dict[str, Any], timeout_s: float = 30.0) -> A
     """A producer for signal frames. A frame of 25 x 130 is 13 kB, so aiokafka's default 16 kB
     batch would hold one frame and make every frame its own produce request (~1,000 frames/s
     at most here); 1 MB batches carry ~9,000 frames/s."""
-    return AIOKafkaProducer(acks="all", enable_idempotence=False, linger_ms=10, max_batch_size=1 << 20,
-                            max_request_size=16 << 20, request_timeout_ms=int(timeout_s * 1000), **client_options)
+    return AIOKafkaProducer(
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=10,
+        max_batch_size=1 << 20,
+        max_request_size=16 << 20,
+        request_timeout_ms=int(timeout_s * 1000),
+        **client_options,
+    )
 
 
-async def publish_file(path: str | PathLike[str], signals: list[str], topic: str, client_options: dict[str, Any], *,
-                       robots: int = 1, speed: float | None = 1.0, part: Part = "test",
-                       timeout_s: float = 30.0) -> PublishStats:
+async def publish_file(
+    path: str | PathLike[str],
+    signals: list[str],
+    topic: str,
+    client_options: dict[str, Any],
+    *,
+    robots: int = 1,
+    speed: float | None = 1.0,
+    part: Part = "test",
+    timeout_s: float = 30.0,
+) -> PublishStats:
     """Send the file's frames keyed by robot id; speed None = as fast as possible."""
     producer = frame_producer(client_options, timeout_s)
     await asyncio.wait_for(producer.start(), timeout_s)
@@ -47,7 +62,9 @@ async def publish_file(path: str | PathLike[str], signals: list[str], topic: str
                     await asyncio.sleep(delay)
                 else:
                     stats.late_s = max(stats.late_s, -delay)
-            pending.append(await asyncio.wait_for(producer.send(topic, value=data, key=chunk.robot.encode()), timeout_s))
+            pending.append(
+                await asyncio.wait_for(producer.send(topic, value=data, key=chunk.robot.encode()), timeout_s)
+            )
             stats.frames += 1
             stats.bytes += len(data)
             if len(pending) >= 1000:

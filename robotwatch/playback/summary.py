@@ -32,8 +32,12 @@ class ReplaySummary:
     def as_json(self) -> dict[str, object]:
         r = self.results
         doc: dict[str, object] = {
-            "verdicts": len(r), "anomalous": int(r["flagged"].sum()), "incomplete": int(r["incomplete"].sum()),
-            "robots": int(r["robot"].nunique()), "frames": self.frames, "seconds": round(self.seconds, 2),
+            "verdicts": len(r),
+            "anomalous": int(r["flagged"].sum()),
+            "incomplete": int(r["incomplete"].sum()),
+            "robots": int(r["robot"].nunique()),
+            "frames": self.frames,
+            "seconds": round(self.seconds, 2),
             "latency_ms": {k: round(v, 2) for k, v in self.latency().items()},
         }
         if self.detection is not None:
@@ -46,21 +50,34 @@ class ReplaySummary:
 
     def renderables(self) -> list[object]:
         r = self.results
-        alerts = Table(title=f"alerts: {int(r['flagged'].sum())} of {len(r)} cycles over the threshold "
-                             f"{self.threshold:.4g} (strongest first)")
+        alerts = Table(
+            title=f"alerts: {int(r['flagged'].sum())} of {len(r)} cycles over the threshold "
+            f"{self.threshold:.4g} (strongest first)"
+        )
         for name in ("robot", "cycle", "labelled", "score", "when in cycle", "action", "axis", "signal"):
             alerts.add_column(name)
         for _, row in r[r["flagged"]].sort_values("score", ascending=False).head(12).iterrows():
-            alerts.add_row(row["robot"], str(row["sample"]), _label(row["category"]), f"{row['score']:.3g}",
-                           "–" if np.isnan(row["event_time_s"]) else f"{row['event_time_s']:.2f} s",
-                           str(row["event_action"] or "–"), "–" if pd.isna(row["event_axis"]) else str(int(row["event_axis"])),
-                           str(row["event_signal"] or "–"))
+            alerts.add_row(
+                row["robot"],
+                str(row["sample"]),
+                _label(row["category"]),
+                f"{row['score']:.3g}",
+                "–" if np.isnan(row["event_time_s"]) else f"{row['event_time_s']:.2f} s",
+                str(row["event_action"] or "–"),
+                "–" if pd.isna(row["event_axis"]) else str(int(row["event_axis"])),
+                str(row["event_signal"] or "–"),
+            )
         lat = self.latency()
         speed = Table(title="pipeline")
         for name in ("cycles", "frames", "seconds", "frames/s", "latency p50", "p95", "p99", "max"):
             speed.add_column(name, justify="right")
-        speed.add_row(str(len(r)), str(self.frames), f"{self.seconds:.1f}", f"{self.frames / max(self.seconds, 1e-9):,.0f}",
-                      *(f"{lat[k]:.0f} ms" for k in ("p50", "p95", "p99", "max")))
+        speed.add_row(
+            str(len(r)),
+            str(self.frames),
+            f"{self.seconds:.1f}",
+            f"{self.frames / max(self.seconds, 1e-9):,.0f}",
+            *(f"{lat[k]:.0f} ms" for k in ("p50", "p95", "p99", "max")),
+        )
         return [*self.tables(), alerts, speed]
 
 

@@ -1,4 +1,4 @@
-"""Cycle assembly for one robot (DESIGN §3): frames in, finished cycles out.
+"""Cycle assembly for one robot (docs/architecture.md §3): frames in, finished cycles out.
 
 A cycle closes when the controller's cycle counter changes (or a frame says it starts a
 cycle), or, without a counter, when the action sequence wraps back to its start. Repeated
@@ -204,8 +204,12 @@ class RobotAssembler:
         capacity = min(256, self.limits.max_kept)
         step_ns = 1e9 / frame.sample_rate_hz
         self.current = _Open(
-            start_seq=seq, counter=frame.cycle, start_time_ns=int(frame.time_ns + index * step_ns), anchor=anchor,
-            signals=np.empty((capacity, self.n_signals), np.float32), actions=np.empty(capacity, np.uint8),
+            start_seq=seq,
+            counter=frame.cycle,
+            start_time_ns=int(frame.time_ns + index * step_ns),
+            anchor=anchor,
+            signals=np.empty((capacity, self.n_signals), np.float32),
+            actions=np.empty(capacity, np.uint8),
         )
         self.synced = True
 
@@ -220,8 +224,8 @@ class RobotAssembler:
             size = min(self.limits.max_kept, max(2 * len(cur.signals), cur.kept + len(keep)))
             cur.signals = np.resize(cur.signals, (size, self.n_signals))
             cur.actions = np.resize(cur.actions, size)
-        cur.signals[cur.kept: cur.kept + len(keep)] = frame.signals[keep]
-        cur.actions[cur.kept: cur.kept + len(keep)] = frame.action[keep]
+        cur.signals[cur.kept : cur.kept + len(keep)] = frame.signals[keep]
+        cur.actions[cur.kept : cur.kept + len(keep)] = frame.action[keep]
         cur.kept += len(keep)
         cur.n_steps += hi - lo
         cur.end_seq = int(seqs[-1])
@@ -232,8 +236,18 @@ class RobotAssembler:
         assert cur is not None
         self.current = None
         return AssembledCycle(
-            robot=self.robot, start_seq=cur.start_seq, end_seq=cur.end_seq, counter=cur.counter,
-            start_time_ns=cur.start_time_ns, end_time_ns=cur.end_time_ns, signals=cur.signals[: cur.kept],
-            actions=cur.actions[: cur.kept], n_steps=cur.n_steps, anchor=cur.anchor, gap_steps=cur.gap_steps,
-            repeated_steps=cur.repeated_steps, truncated=cur.truncated, incomplete=incomplete,
+            robot=self.robot,
+            start_seq=cur.start_seq,
+            end_seq=cur.end_seq,
+            counter=cur.counter,
+            start_time_ns=cur.start_time_ns,
+            end_time_ns=cur.end_time_ns,
+            signals=cur.signals[: cur.kept],
+            actions=cur.actions[: cur.kept],
+            n_steps=cur.n_steps,
+            anchor=cur.anchor,
+            gap_steps=cur.gap_steps,
+            repeated_steps=cur.repeated_steps,
+            truncated=cur.truncated,
+            incomplete=incomplete,
         )

@@ -42,30 +42,44 @@ class LiveView:
 
     def render(self, status: dict[str, object] | None = None, max_robots: int = 12) -> Panel:
         robots = Table(expand=True, title="robots (latest first)", title_justify="left")
-        for name, justify in (("robot", "left"), ("cycles", "right"), ("alerts", "right"), ("last score", "right"),
-                              ("threshold", "right"), ("last verdict", "left")):
-            robots.add_column(name, justify=justify)  # type: ignore[arg-type]
-        latest = sorted(self.robots.items(), key=lambda kv: kv[1].last.produced_at if kv[1].last else "", reverse=True)
+        for name in ("robot", "cycles", "alerts", "last score", "threshold", "last verdict"):
+            robots.add_column(name, justify="left" if name in ("robot", "last verdict") else "right")
+        latest = sorted(
+            self.robots.items(), key=lambda kv: kv[1].last.produced_at if kv[1].last else "", reverse=True
+        )
         for name, row in latest[:max_robots]:
             v = row.last
             if v is None:
                 continue
             verdict = Text("ANOMALY", style="bold red") if v.anomalous else Text("normal", style="green")
-            robots.add_row(name, str(row.cycles), str(row.alerts), "–" if v.score is None else f"{v.score:.4g}",
-                           f"{v.threshold:.4g}", verdict)
+            robots.add_row(
+                name,
+                str(row.cycles),
+                str(row.alerts),
+                "–" if v.score is None else f"{v.score:.4g}",
+                f"{v.threshold:.4g}",
+                verdict,
+            )
         alerts = Table(expand=True, title="latest alerts", title_justify="left")
         for name in ("robot", "cycle", "score", "when in cycle", "action", "axis", "signal"):
             alerts.add_column(name)
         for v in self.alerts:
             e = v.events[0] if v.events else None
-            alerts.add_row(v.robot_id or v.cell_id or "?", v.cycle_id, f"{v.score:.4g}" if v.score is not None else "–",
-                           f"{e.time_s:.2f} s" if e else "–", (e.action or "–") if e else "–",
-                           str(e.top_axes[0].axis) if e and e.top_axes else "–",
-                           e.top_signals[0].signal if e and e.top_signals else "–")
+            alerts.add_row(
+                v.robot_id or v.cell_id or "?",
+                v.cycle_id,
+                f"{v.score:.4g}" if v.score is not None else "–",
+                f"{e.time_s:.2f} s" if e else "–",
+                (e.action or "–") if e else "–",
+                str(e.top_axes[0].axis) if e and e.top_axes else "–",
+                e.top_signals[0].signal if e and e.top_signals else "–",
+            )
         lat = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
-        line = (f"{self.total} verdicts, {sum(r.alerts for r in self.robots.values())} alerts, "
-                f"{len(self.robots)} robots · verdict latency p50 {np.percentile(lat, 50):.0f} ms, "
-                f"p99 {np.percentile(lat, 99):.0f} ms")
+        line = (
+            f"{self.total} verdicts, {sum(r.alerts for r in self.robots.values())} alerts, "
+            f"{len(self.robots)} robots · verdict latency p50 {np.percentile(lat, 50):.0f} ms, "
+            f"p99 {np.percentile(lat, 99):.0f} ms"
+        )
         if status:
             line += " · " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in status.items())
         return Panel(Group(Text(line), robots, alerts), title=self.title, border_style="blue")

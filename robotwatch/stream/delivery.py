@@ -29,20 +29,35 @@ class Outbox:
     timeout_s: float
     _tasks: set[asyncio.Task] = field(default_factory=set)
 
-    def send(self, topic: str, key: bytes | None, value: bytes, tokens: Sequence[int] = (),
-             headers: list[tuple[str, bytes]] | None = None, on_ack: Callable[[], None] | None = None) -> None:
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        tokens: Sequence[int] = (),
+        headers: list[tuple[str, bytes]] | None = None,
+        on_ack: Callable[[], None] | None = None,
+    ) -> None:
         """Queue one message; it is retried until acknowledged or the service stops."""
         task = asyncio.create_task(self._deliver(topic, key, value, tokens, headers, on_ack))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, topic: str, key: bytes | None, value: bytes, tokens: Sequence[int],
-                       headers: list[tuple[str, bytes]] | None, on_ack: Callable[[], None] | None) -> None:
+    async def _deliver(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        tokens: Sequence[int],
+        headers: list[tuple[str, bytes]] | None,
+        on_ack: Callable[[], None] | None,
+    ) -> None:
         backoff = 0.2
         while True:
             try:
-                ack = await asyncio.wait_for(self.producer.send(topic, value=value, key=key, headers=headers),
-                                             self.timeout_s)
+                ack = await asyncio.wait_for(
+                    self.producer.send(topic, value=value, key=key, headers=headers), self.timeout_s
+                )
                 await asyncio.wait_for(ack, self.timeout_s)
             except (KafkaError, TimeoutError) as exc:
                 self.metrics.broker_errors.labels("send").inc()

@@ -20,29 +20,50 @@ class ServiceMetrics:
         self.frames = Counter("robotwatch_frames", "Signal frames consumed", registry=r)
         self.camera_frames = Counter("robotwatch_camera_frames", "Camera frames consumed", registry=r)
         self.cycles = Counter("robotwatch_cycles", "Cycles closed and scored", ["result"], registry=r)
-        self.dead_letters = Counter("robotwatch_dead_letters", "Messages sent to the dead-letter topic",
-                                    ["reason"], registry=r)
+        self.dead_letters = Counter(
+            "robotwatch_dead_letters", "Messages sent to the dead-letter topic", ["reason"], registry=r
+        )
         self.latency = Histogram(
-            "robotwatch_verdict_latency_seconds", "Cycle end (or frame receipt) to verdict acknowledged",
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0), registry=r)
-        self.lag = Gauge("robotwatch_consumer_lag", "Messages behind the partition's end", ["topic", "partition"],
-                         registry=r)
+            "robotwatch_verdict_latency_seconds",
+            "Cycle end (or frame receipt) to verdict acknowledged",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0),
+            registry=r,
+        )
+        self.lag = Gauge(
+            "robotwatch_consumer_lag",
+            "Messages behind the partition's end",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.robots = Gauge("robotwatch_robots", "Robots with state in this process", registry=r)
-        self.in_flight = Gauge("robotwatch_in_flight", "Cycles and messages awaiting the broker's ack", registry=r)
+        self.in_flight = Gauge(
+            "robotwatch_in_flight", "Cycles and messages awaiting the broker's ack", registry=r
+        )
         self.broker_up = Gauge("robotwatch_broker_up", "1 when the last broker call succeeded", registry=r)
-        self.broker_errors = Counter("robotwatch_broker_errors", "Broker calls that failed or timed out",
-                                     ["call"], registry=r)
+        self.broker_errors = Counter(
+            "robotwatch_broker_errors", "Broker calls that failed or timed out", ["call"], registry=r
+        )
         self.commits = Counter("robotwatch_commits", "Offset commits", registry=r)
 
     def total(self, name: str) -> int:
         """A counter's value summed over its labels, as the registry reports it."""
-        return int(sum(s.value for m in self.registry.collect() if m.name == name for s in m.samples
-                       if s.name == f"{name}_total"))
+        return int(
+            sum(
+                s.value
+                for m in self.registry.collect()
+                if m.name == name
+                for s in m.samples
+                if s.name == f"{name}_total"
+            )
+        )
 
     def totals(self) -> tuple[int, int, int]:
         """Frames, cycles and dead letters so far."""
-        return (self.total("robotwatch_frames"), self.total("robotwatch_cycles"),
-                self.total("robotwatch_dead_letters"))
+        return (
+            self.total("robotwatch_frames"),
+            self.total("robotwatch_cycles"),
+            self.total("robotwatch_dead_letters"),
+        )
 
 
 @dataclass
@@ -73,7 +94,9 @@ class Health:
         return {
             "status": "ok" if self.broker_ok else "degraded",
             "broker_connected": self.broker_ok,
-            "seconds_since_broker_ok": round(time.monotonic() - self.last_broker_ok, 1) if self.last_broker_ok else None,
+            "seconds_since_broker_ok": round(time.monotonic() - self.last_broker_ok, 1)
+            if self.last_broker_ok
+            else None,
             "last_error": self.last_error,
             "frames": frames,
             "cycles": cycles,
@@ -106,8 +129,11 @@ async def serve_http(host: str, port: int, metrics: ServiceMetrics, health_docum
             else:
                 status, ctype, body = 404, "text/plain", b"not found: try /metrics or /health\n"
             reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
-            writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                         f"Connection: close\r\n\r\n".encode() + body)
+            writer.write(
+                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                f"Connection: close\r\n\r\n".encode()
+                + body
+            )
             await writer.drain()
         except (TimeoutError, ConnectionError, IndexError, UnicodeDecodeError):
             pass

@@ -1,4 +1,4 @@
-"""Which offset is safe to commit, per partition (DESIGN §6).
+"""Which offset is safe to commit, per partition (docs/architecture.md §6).
 
 Safe = the smallest of: the anchor of any cycle still open, the anchor of any cycle or
 message whose output the broker has not yet acknowledged, and the next offset to read.
@@ -7,10 +7,11 @@ Everything before it has a verdict (or a dead letter) that the broker holds.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
 @dataclass
@@ -61,3 +62,25 @@ class OffsetTracker:
             self.committed.pop(tp, None)
         for token in [t for t, (tp, _) in self._held.items() if tp in partitions]:
             del self._held[token]
+
+
+async def commit_safe(
+    consumer: AIOKafkaConsumer,
+    tracker: OffsetTracker,
+    anchors: dict[TopicPartition, int],
+    partitions: set[TopicPartition] | None,
+    timeout_s: float,
+) -> bool:
+    """Commit the safe offsets that moved, of the assigned `partitions` (default all); True if
+    something was committed. Raises the broker's error or TimeoutError; never waits longer."""
+    assigned = consumer.assignment()
+    offsets = {
+        tp: o
+        for tp, o in tracker.to_commit(anchors).items()
+        if tp in assigned and (partitions is None or tp in partitions)
+    }
+    if not offsets:
+        return False
+    await asyncio.wait_for(consumer.commit(offsets), timeout_s)
+    tracker.committed.update(offsets)
+    return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from robotwatch.mtsflow.localize import Event
@@ -55,18 +56,24 @@ class CyclePipeline:
         frame = decode_any(value, self.known_lists)
         divider = frame.sample_rate_hz / self.model.card.sample_rate_hz
         if divider < 1 or abs(divider - round(divider)) > 1e-6:
-            raise SignalFrameError(f"sample rate {frame.sample_rate_hz:g} Hz cannot be brought to the model's "
-                             f"{self.model.card.sample_rate_hz:g} Hz by keeping every n-th step")
+            raise SignalFrameError(
+                f"sample rate {frame.sample_rate_hz:g} Hz cannot be brought to the model's "
+                f"{self.model.card.sample_rate_hz:g} Hz by keeping every n-th step"
+            )
         return frame
 
-    def feed(self, robot: str, frame: SignalFrame, offset: int, partition: int = 0,
-             now: float | None = None) -> list[AssembledCycle]:
+    def feed(
+        self, robot: str, frame: SignalFrame, offset: int, partition: int = 0, now: float | None = None
+    ) -> list[AssembledCycle]:
         now = time.monotonic() if now is None else now
         divider = round(frame.sample_rate_hz / self.model.card.sample_rate_hz)
         state = self.robots.get(robot)
         if state is None or state.assembler.limits.divider != divider:
-            limits = AssemblyLimits(divider=divider, max_kept=self.model.card.padded_length,
-                                    reorder_frames=self.settings.reorder_frames)
+            limits = AssemblyLimits(
+                divider=divider,
+                max_kept=self.model.card.padded_length,
+                reorder_frames=self.settings.reorder_frames,
+            )
             state = _Robot(RobotAssembler(robot, len(self.model.card.signals), limits), partition, now)
             self.robots[robot] = state
         state.last_seen, state.partition = now, partition
@@ -75,7 +82,9 @@ class CyclePipeline:
             cycle.closed_at = now
         return closed
 
-    def close_idle(self, now: float | None = None, busy: set[int] = frozenset()) -> list[AssembledCycle]:  # type: ignore[assignment]
+    def close_idle(
+        self, now: float | None = None, busy: AbstractSet[int] = frozenset()
+    ) -> list[AssembledCycle]:
         """Close the cycles of robots gone quiet; forget robots quiet for long. Robots of
         `busy` partitions (unread messages waiting) are not quiet, just not read yet."""
         now = time.monotonic() if now is None else now
@@ -121,8 +130,9 @@ class CyclePipeline:
     def score(self, cycles: Sequence[AssembledCycle]) -> list[Verdict]:
         """One verdict per cycle (CPU or GPU work: call it off the event loop)."""
         scorable = [c for c in cycles if len(c.signals) >= 2]
-        results = self.scorer.score_cycles([c.signals for c in scorable], [c.actions for c in scorable],
-                                           localize=self.settings.localize)
+        results = self.scorer.score_cycles(
+            [c.signals for c in scorable], [c.actions for c in scorable], localize=self.settings.localize
+        )
         by_cycle = {id(c): r for c, r in zip(scorable, results, strict=True)}
         return [self._verdict(c, by_cycle.get(id(c))) for c in cycles]
 
@@ -143,11 +153,15 @@ class CyclePipeline:
             score=score,
             threshold=card.threshold,
             anomalous=bool(result is not None and result.flagged),
-            note=None if result is not None else f"{len(cycle.signals)} step(s) at the model's rate: too short to score",
+            note=None
+            if result is not None
+            else f"{len(cycle.signals)} step(s) at the model's rate: too short to score",
             events=[_event(e) for e in (result.events if result is not None else ())],
             flags=cycle.flags(),
             model_id=card.model_id,
-            processing_latency_ms=round(1000 * (time.monotonic() - cycle.closed_at), 3) if cycle.closed_at else 0.0,
+            processing_latency_ms=round(1000 * (time.monotonic() - cycle.closed_at), 3)
+            if cycle.closed_at
+            else 0.0,
         )
 
 

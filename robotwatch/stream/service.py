@@ -1,4 +1,5 @@
-"""`robotwatch serve`: consume signal frames, publish one verdict per cycle (DESIGN §2-§6).
+"""`robotwatch serve`: consume signal frames, publish one verdict per cycle
+(docs/architecture.md §2-§6).
 
 Three tasks share one event loop: the consumer (decode, assemble), the scorer (batches of
 closed cycles on the model's device, in a worker thread so the loop never blocks) and the
@@ -10,6 +11,7 @@ open or whose verdict the broker has not acknowledged.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,16 +19,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from robotwatch.mtsflow.model_file import TrainedModel
 from robotwatch.mtsflow.score import Localize
 from robotwatch.stream.assembly import AssembledCycle
 from robotwatch.stream.camera import CameraFrame, CameraScoring
+from robotwatch.stream.clients import signal_consumer, stop_quietly, verdict_producer
 from robotwatch.stream.delivery import Outbox
 from robotwatch.stream.metrics import Health, ServiceMetrics, serve_http
-from robotwatch.stream.offsets import OffsetTracker
+from robotwatch.stream.offsets import OffsetTracker, commit_safe
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
 from robotwatch.stream.settings import ServeSettings
 from robotwatch.stream.signal_frame import SignalFrameError
@@ -40,7 +43,7 @@ _T = TypeVar("_T")
 
 @dataclass
 class _Item:
-    """A closed cycle or a decoded camera frame, holding its commit position until its verdict is acknowledged."""
+    """A closed cycle or camera frame, holding its commit position until its verdict is acked."""
 
     payload: AssembledCycle | CameraFrame
     token: int
@@ -52,12 +55,19 @@ class Service:
         self.settings = settings
         self.model = model
         self.pipeline = CyclePipeline(
-            model, PipelineSettings(Localize(settings.localize), settings.idle_close_s, settings.forget_s), settings.device)
+            model,
+            PipelineSettings(Localize(settings.localize), settings.idle_close_s, settings.forget_s),
+            settings.device,
+        )
         self.tracker = OffsetTracker()
         self.metrics = ServiceMetrics()
         self.health = Health()
         self.listeners: list[Callable[[list[Verdict]], None]] = []  # e.g. the live view
-        self.camera = CameraScoring(settings.vision_model, settings.device, settings.map_dir) if settings.vision_model else None
+        self.camera = (
+            CameraScoring(settings.vision_model, settings.device, settings.map_dir)
+            if settings.vision_model
+            else None
+        )
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._camera_queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="robotwatch-score")
@@ -71,21 +81,31 @@ class Service:
         self._stop.set()
 
     def health_document(self) -> dict[str, object]:
-        return self.health.document(self.metrics, sum(self._lag.values()), self.tracker.in_flight(), len(self.pipeline.robots))
+        return self.health.document(
+            self.metrics, sum(self._lag.values()), self.tracker.in_flight(), len(self.pipeline.robots)
+        )
 
     async def run(self) -> None:
         """Run until stop(); then finish what is in hand, commit and leave the group."""
         s = self.settings
-        http = await serve_http(s.http_host, s.http_port, self.metrics, self.health_document) if s.http_port else None
+        http = (
+            await serve_http(s.http_host, s.http_port, self.metrics, self.health_document)
+            if s.http_port
+            else None
+        )
         try:
             if not await self._connect():
                 return
-            tasks = [asyncio.create_task(self._consume(), name="consume"),
-                     asyncio.create_task(self._score(self._queue, self.pipeline.score), name="score"),
-                     asyncio.create_task(self._housekeep(), name="housekeep"),
-                     asyncio.create_task(self._probe(), name="probe")]
+            tasks = [
+                asyncio.create_task(self._consume(), name="consume"),
+                asyncio.create_task(self._score(self._queue, self.pipeline.score), name="score"),
+                asyncio.create_task(self._housekeep(), name="housekeep"),
+                asyncio.create_task(self._probe(), name="probe"),
+            ]
             if self.camera is not None:
-                tasks.append(asyncio.create_task(self._score(self._camera_queue, self.camera.score), name="score"))
+                tasks.append(
+                    asyncio.create_task(self._score(self._camera_queue, self.camera.score), name="score")
+                )
             stopped = asyncio.create_task(self._stop.wait())
             await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in tasks:
@@ -111,28 +131,24 @@ class Service:
             try:
                 if s.create_topics:
                     await asyncio.wait_for(ensure_topics(s, options), s.broker_timeout_s)
-                # Idempotent producers are not needed (verdict ids are deterministic) and not
-                # supported by every Kafka-compatible broker.
-                producer = AIOKafkaProducer(acks="all", enable_idempotence=False, linger_ms=5,
-                                            request_timeout_ms=int(s.broker_timeout_s * 1000), **options)
+                producer = verdict_producer(s, options)
                 await asyncio.wait_for(producer.start(), s.broker_timeout_s)
-                consumer = AIOKafkaConsumer(
-                    group_id=s.group, enable_auto_commit=False, auto_offset_reset="earliest",
-                    # a verdict is due within a second of the cycle's end: do not let fetches idle
-                    fetch_max_wait_ms=50,
-                    max_partition_fetch_bytes=8 * 2**20, request_timeout_ms=int(s.broker_timeout_s * 3000),
-                    session_timeout_ms=int(s.session_timeout_s * 1000),
-                    heartbeat_interval_ms=int(s.session_timeout_s * 200), **options)
+                consumer = signal_consumer(s, options)
                 await asyncio.wait_for(consumer.start(), s.broker_timeout_s)
                 topics = [s.signals_topic] + ([s.frames_topic] if self.camera else [])
                 consumer.subscribe(topics, listener=_Rebalance(self))
             except (KafkaError, TimeoutError, OSError) as exc:
                 self.health.broker(False, f"connect: {type(exc).__name__}: {exc}")
                 self.metrics.broker_up.set(0)
-                log.warning("cannot reach Kafka at %s (%s); retrying in %.0f s", s.kafka.bootstrap_servers, exc, backoff)
+                log.warning(
+                    "cannot reach Kafka at %s (%s); retrying in %.0f s",
+                    s.kafka.bootstrap_servers,
+                    exc,
+                    backoff,
+                )
                 for client in (consumer, producer):
                     if client is not None:
-                        await _quietly(client.stop())
+                        await stop_quietly(client.stop())
                 await asyncio.sleep(backoff)
                 backoff = min(2 * backoff, 10.0)
                 continue
@@ -177,7 +193,9 @@ class Service:
         def feed() -> list[AssembledCycle]:
             if not robot:
                 raise SignalFrameError("no robot id: the message key must be the robot id")
-            return self.pipeline.feed(robot, self.pipeline.decode(message.value or b""), message.offset, tp.partition)
+            return self.pipeline.feed(
+                robot, self.pipeline.decode(message.value or b""), message.offset, tp.partition
+            )
 
         closed = self._or_dead_letter(tp, message, feed)
         if closed is not None:
@@ -203,19 +221,31 @@ class Service:
         assert self.camera is not None
         self.metrics.camera_frames.inc()
         camera = self.camera
-        frame = self._or_dead_letter(tp, message, lambda: camera.decode(message.key, message.value, message.headers,
-                                                                        message.offset))
+        frame = self._or_dead_letter(
+            tp, message, lambda: camera.decode(message.key, message.value, message.headers, message.offset)
+        )
         if frame is not None:
-            self._camera_queue.put_nowait(_Item(frame, self.tracker.hold(tp, message.offset), frame.received_at))
+            self._camera_queue.put_nowait(
+                _Item(frame, self.tracker.hold(tp, message.offset), frame.received_at)
+            )
 
     def _dead_letter(self, tp: TopicPartition, message, reason: str) -> None:
         assert self.outbox is not None
         self.metrics.dead_letters.labels(reason.split(":")[0][:40]).inc()
         log.warning("dead letter %s[%d]@%d: %s", tp.topic, tp.partition, message.offset, reason)
-        headers = [("reason", reason.encode()), ("source_topic", tp.topic.encode()),
-                   ("source_partition", str(tp.partition).encode()), ("source_offset", str(message.offset).encode())]
-        self.outbox.send(self.settings.dead_letter_topic, message.key, message.value or b"",
-                         tokens=[self.tracker.hold(tp, message.offset)], headers=headers)
+        headers = [
+            ("reason", reason.encode()),
+            ("source_topic", tp.topic.encode()),
+            ("source_partition", str(tp.partition).encode()),
+            ("source_offset", str(message.offset).encode()),
+        ]
+        self.outbox.send(
+            self.settings.dead_letter_topic,
+            message.key,
+            message.value or b"",
+            tokens=[self.tracker.hold(tp, message.offset)],
+            headers=headers,
+        )
 
     async def _score(self, queue: asyncio.Queue[_Item], score) -> None:
         """Batches from `queue`, scored in the worker thread, published as they come back."""
@@ -231,7 +261,9 @@ class Service:
                     break
             try:
                 verdicts = await loop.run_in_executor(self._executor, score, [b.payload for b in batch])
-            except Exception:  # scoring failed: the items stay held (uncommitted) and are re-read after a restart
+            except (
+                Exception
+            ):  # scoring failed: the items stay held (uncommitted) and are re-read after a restart
                 log.exception("scoring a batch of %d failed", len(batch))
                 verdicts = []
             for item, verdict in zip(batch, verdicts, strict=False):
@@ -245,12 +277,23 @@ class Service:
         self.metrics.cycles.labels("anomalous" if verdict.anomalous else "normal").inc()
         for listener in self.listeners:
             listener([verdict])
-        self.outbox.send(self.settings.anomalies_topic, verdict.key, verdict.to_bytes(), tokens=[item.token],
-                         on_ack=lambda: self.metrics.latency.observe(time.monotonic() - started))
+        self.outbox.send(
+            self.settings.anomalies_topic,
+            verdict.key,
+            verdict.to_bytes(),
+            tokens=[item.token],
+            on_ack=lambda: self.metrics.latency.observe(time.monotonic() - started),
+        )
         if self.settings.scores_topic:
-            compact = {"source": verdict.source, "id": verdict.robot_id or verdict.cell_id, "cycle": verdict.cycle_id,
-                       "score": verdict.score, "anomalous": verdict.anomalous, "end": verdict.end_time}
-            self.outbox.send(self.settings.scores_topic, verdict.key, _json(compact))
+            compact = {
+                "source": verdict.source,
+                "id": verdict.robot_id or verdict.cell_id,
+                "cycle": verdict.cycle_id,
+                "score": verdict.score,
+                "anomalous": verdict.anomalous,
+                "end": verdict.end_time,
+            }
+            self.outbox.send(self.settings.scores_topic, verdict.key, json.dumps(compact).encode())
 
     async def _probe(self) -> None:
         """Ask the cluster for its metadata every few seconds: a quiet stream and a dead broker
@@ -272,7 +315,11 @@ class Service:
         last_commit = time.monotonic()
         while True:
             await asyncio.sleep(0.25)
-            lagging = {tp.partition for tp, lag in self._lag.items() if lag > 0 and tp.topic == self.settings.signals_topic}
+            lagging = {
+                tp.partition
+                for tp, lag in self._lag.items()
+                if lag > 0 and tp.topic == self.settings.signals_topic
+            }
             for cycle in self.pipeline.close_idle(busy=lagging):
                 partition = self.pipeline.partition_of(cycle.robot)
                 if partition is not None:
@@ -289,27 +336,24 @@ class Service:
             return
         topic = self.settings.signals_topic
         anchors = {TopicPartition(topic, p): a for p, a in self.pipeline.anchors().items()}
-        assigned = self.consumer.assignment()
-        offsets = {tp: o for tp, o in self.tracker.to_commit(anchors).items()
-                   if tp in assigned and (partitions is None or tp in partitions)}
-        if not offsets:
-            return
         try:
-            await asyncio.wait_for(self.consumer.commit(offsets), self.settings.broker_timeout_s)
+            if await commit_safe(
+                self.consumer, self.tracker, anchors, partitions, self.settings.broker_timeout_s
+            ):
+                self.metrics.commits.inc()
         except (KafkaError, TimeoutError) as exc:
             self.metrics.broker_errors.labels("commit").inc()
             self.health.broker(False, f"commit: {type(exc).__name__}: {exc}")
             log.warning("commit failed (will retry): %s", exc)
-            return
-        self.tracker.committed.update(offsets)
-        self.metrics.commits.inc()
 
     async def revoke(self, revoked: set[TopicPartition]) -> None:
         """Rebalance: flush, commit what is safe, forget the robots of the revoked partitions."""
         if self.outbox is not None:
             await self.outbox.drain(self.settings.broker_timeout_s)
         await self.commit(revoked)
-        self.pipeline.drop_partitions({tp.partition for tp in revoked if tp.topic == self.settings.signals_topic})
+        self.pipeline.drop_partitions(
+            {tp.partition for tp in revoked if tp.topic == self.settings.signals_topic}
+        )
         self.tracker.forget(revoked)
         for tp in revoked:
             self._lag.pop(tp, None)
@@ -325,8 +369,11 @@ class Service:
         try:
             await asyncio.wait_for(asyncio.gather(self._queue.join(), self._camera_queue.join()), 60)
         except TimeoutError:
-            log.warning("shutdown: %d cycles and %d frames left unscored; they will be re-read",
-                        self._queue.qsize(), self._camera_queue.qsize())
+            log.warning(
+                "shutdown: %d cycles and %d frames left unscored; they will be re-read",
+                self._queue.qsize(),
+                self._camera_queue.qsize(),
+            )
         for task in scorers:
             task.cancel()
         await asyncio.gather(*scorers, return_exceptions=True)
@@ -335,8 +382,8 @@ class Service:
             log.warning("shutdown: verdicts not acknowledged in time; their cycles will be re-read")
         await self.commit()
         await self.outbox.cancel()
-        await _quietly(self.consumer.stop())
-        await _quietly(self.outbox.producer.stop())
+        await stop_quietly(self.consumer.stop())
+        await stop_quietly(self.outbox.producer.stop())
         log.info("stopped: %d frames, %d cycles, %d dead letters", *self.metrics.totals())
 
 
@@ -350,16 +397,3 @@ class _Rebalance(ConsumerRebalanceListener):
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.service.health.assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned)
         log.info("partitions assigned: %s", self.service.health.assigned)
-
-
-async def _quietly(awaitable) -> None:
-    try:
-        await asyncio.wait_for(awaitable, 10)
-    except Exception as exc:  # shutting down: report, do not raise
-        log.warning("while stopping: %s", exc)
-
-
-def _json(doc: dict[str, object]) -> bytes:
-    import json
-
-    return json.dumps(doc).encode()

@@ -1,6 +1,6 @@
 """Settings of `robotwatch serve`: defaults < TOML file < ROBOTWATCH_* environment < command line.
 
-    ROBOTWATCH_KAFKA__BOOTSTRAP_SERVERS=broker:9092 ROBOTWATCH_GROUP=cell-7 robotwatch serve ...
+ROBOTWATCH_KAFKA__BOOTSTRAP_SERVERS=broker:9092 ROBOTWATCH_GROUP=cell-7 robotwatch serve ...
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ class KafkaSettings(BaseModel):
     ssl_keyfile: Path | None = None
 
     def client_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers, "client_id": self.client_id,
-                                   "security_protocol": self.security_protocol}
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+        }
         if self.sasl_mechanism:
             options["sasl_mechanism"] = self.sasl_mechanism
             options["sasl_plain_username"] = self.sasl_plain_username
@@ -42,7 +45,9 @@ class KafkaSettings(BaseModel):
         if self.security_protocol in ("SSL", "SASL_SSL"):
             context = ssl.create_default_context(cafile=str(self.ssl_cafile) if self.ssl_cafile else None)
             if self.ssl_certfile:
-                context.load_cert_chain(str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None)
+                context.load_cert_chain(
+                    str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None
+                )
             options["ssl_context"] = context
         return options
 
@@ -96,9 +101,13 @@ class ServeSettings(BaseSettings):
 
 def load_settings(config: Path | None = None, **overrides: Any) -> ServeSettings:
     """Settings from an optional TOML file, the environment and explicit overrides (None = unset)."""
-    cls = ServeSettings
+    cls: type[ServeSettings] = ServeSettings
     if config is not None:
         if not config.is_file():
             raise FileNotFoundError(f"{config}: no such configuration file")
-        cls = type("ServeSettings", (ServeSettings,), {"model_config": {**ServeSettings.model_config, "toml_file": config}})
+        cls = type(  # a subclass that names the file: pydantic-settings reads it from model_config
+            "ServeSettings",
+            (ServeSettings,),
+            {"model_config": {**ServeSettings.model_config, "toml_file": config}},
+        )
     return cls(**{k: v for k, v in overrides.items() if v is not None})

@@ -87,8 +87,19 @@ def _matrix_offset(n_steps: int) -> int:
 def encode(frame: SignalFrame) -> bytes:
     n, s = frame.signals.shape
     flags = (FLAG_CYCLE if frame.cycle is not None else 0) | (FLAG_CYCLE_START if frame.cycle_start else 0)
-    header = HEADER.pack(MAGIC, VERSION, HEADER.size, n, s, flags, frame.signal_list_id, frame.sample_rate_hz,
-                         frame.seq, frame.time_ns, frame.cycle if frame.cycle is not None else 0)
+    header = HEADER.pack(
+        MAGIC,
+        VERSION,
+        HEADER.size,
+        n,
+        s,
+        flags,
+        frame.signal_list_id,
+        frame.sample_rate_hz,
+        frame.seq,
+        frame.time_ns,
+        frame.cycle if frame.cycle is not None else 0,
+    )
     body = np.asarray(frame.action, np.uint8).tobytes() + np.asarray(frame.active, np.uint8).tobytes()
     pad = b"\0" * (_matrix_offset(n) - HEADER.size - 2 * n)
     return header + body + pad + np.ascontiguousarray(frame.signals, dtype="<f4").tobytes()
@@ -117,14 +128,18 @@ def decode(data: bytes | bytearray | memoryview, known_lists: dict[int, int] | N
     if list_id not in known:
         raise SignalFrameError(f"unknown signal list id {list_id:#010x}")
     if known[list_id] != s:
-        raise SignalFrameError(f"signal list {list_id:#010x} has {known[list_id]} signals, the frame says {s}")
+        raise SignalFrameError(
+            f"signal list {list_id:#010x} has {known[list_id]} signals, the frame says {s}"
+        )
     if not (math.isfinite(rate) and 0 < rate <= 1e5):
         raise SignalFrameError(f"absurd sample rate {rate} Hz")
     start = _matrix_offset(n)
     expected = start + 4 * n * s
     if len(data) != expected:
-        raise SignalFrameError(f"length {len(data)} bytes does not add up: {n} steps x {s} signals need {expected}")
-    steps = bytes(data[HEADER.size: HEADER.size + 2 * n])  # action, then active
+        raise SignalFrameError(
+            f"length {len(data)} bytes does not add up: {n} steps x {s} signals need {expected}"
+        )
+    steps = bytes(data[HEADER.size : HEADER.size + 2 * n])  # action, then active
     if max(steps[:n]) > MAX_ACTION:
         raise SignalFrameError(f"action {max(steps[:n])} out of range 0..{MAX_ACTION}")
     if max(steps[n:]) > 1:
@@ -137,27 +152,40 @@ def decode(data: bytes | bytearray | memoryview, known_lists: dict[int, int] | N
         bad = np.argwhere(~np.isfinite(signals))[0]
         raise SignalFrameError(f"non-finite value at step {bad[0]}, signal {bad[1]}")
     meta = np.frombuffer(steps, np.uint8)
-    return SignalFrame(list_id, float(rate), seq, time_ns, cycle if flags & FLAG_CYCLE else None,
-                       bool(flags & FLAG_CYCLE_START), meta[:n], meta[n:], signals)
+    return SignalFrame(
+        list_id,
+        float(rate),
+        seq,
+        time_ns,
+        cycle if flags & FLAG_CYCLE else None,
+        bool(flags & FLAG_CYCLE_START),
+        meta[:n],
+        meta[n:],
+        signals,
+    )
 
 
 def encode_json(frame: SignalFrame) -> bytes:
     """The same content as JSON, for low-rate integration and debugging (~100x slower)."""
-    return json.dumps({
-        "version": VERSION,
-        "signal_list_id": frame.signal_list_id,
-        "sample_rate_hz": frame.sample_rate_hz,
-        "seq": frame.seq,
-        "time_ns": frame.time_ns,
-        "cycle": frame.cycle,
-        "cycle_start": frame.cycle_start,
-        "action": np.asarray(frame.action).tolist(),
-        "active": np.asarray(frame.active).tolist(),
-        "signals": np.asarray(frame.signals, np.float64).tolist(),
-    }).encode()
+    return json.dumps(
+        {
+            "version": VERSION,
+            "signal_list_id": frame.signal_list_id,
+            "sample_rate_hz": frame.sample_rate_hz,
+            "seq": frame.seq,
+            "time_ns": frame.time_ns,
+            "cycle": frame.cycle,
+            "cycle_start": frame.cycle_start,
+            "action": np.asarray(frame.action).tolist(),
+            "active": np.asarray(frame.active).tolist(),
+            "signals": np.asarray(frame.signals, np.float64).tolist(),
+        }
+    ).encode()
 
 
-def decode_json(data: bytes | bytearray | memoryview, known_lists: dict[int, int] | None = None) -> SignalFrame:
+def decode_json(
+    data: bytes | bytearray | memoryview, known_lists: dict[int, int] | None = None
+) -> SignalFrame:
     """Parse a JSON frame and validate it like a binary one (by re-encoding it)."""
     try:
         doc = json.loads(bytes(data))
@@ -191,7 +219,9 @@ def decode_json(data: bytes | bytearray | memoryview, known_lists: dict[int, int
         raise SignalFrameError(f"not a valid JSON frame ({type(exc).__name__}: {exc})") from None
 
 
-def decode_any(data: bytes | bytearray | memoryview, known_lists: dict[int, int] | None = None) -> SignalFrame:
+def decode_any(
+    data: bytes | bytearray | memoryview, known_lists: dict[int, int] | None = None
+) -> SignalFrame:
     """Binary frames start with the magic, JSON frames with '{'."""
     if bytes(data[:1]) == b"{":
         return decode_json(data, known_lists)

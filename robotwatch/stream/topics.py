@@ -28,7 +28,8 @@ async def ensure_topics(settings: ServeSettings, client_options: dict[str, Any])
         missing = [n for n in topic_names(settings) if n not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another instance was faster
-                await admin.create_topics([NewTopic(n, settings.topic_partitions, settings.replication_factor)
-                                           for n in missing])
+                await admin.create_topics(
+                    [NewTopic(n, settings.topic_partitions, settings.replication_factor) for n in missing]
+                )
     finally:
         await admin.close()

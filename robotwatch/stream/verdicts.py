@@ -1,4 +1,5 @@
-"""Verdicts on `robot.anomalies` (DESIGN §5): one JSON message per scored cycle or frame.
+"""Verdicts on `robot.anomalies` (docs/architecture.md §5): one JSON message per scored cycle
+or frame.
 
 A verdict's id is a hash of what identifies the scored thing (source, robot or cell,
 where the cycle starts, model), so re-scoring the same cycle after a restart produces the
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 def verdict_id(source: str, origin: str, start: int | str, model_id: str) -> str:
@@ -82,7 +83,9 @@ class Verdict(BaseModel):
     image: ImageLocalization | None = None
     flags: CycleFlags = Field(default_factory=CycleFlags)
     model_id: str
-    processing_latency_ms: float = Field(description="cycle end (or frame receipt) to verdict, in this service")
+    processing_latency_ms: float = Field(
+        description="cycle end (or frame receipt) to verdict, in this service"
+    )
     produced_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
 
     @property

@@ -37,8 +37,11 @@ def write_single_row_group(path: Path, rows: int) -> None:
         index = np.arange(start, start + n, dtype=np.int64)
         sample = index // CYCLE_ROWS
         meta = {
-            "time": (index % CYCLE_ROWS) * 0.002, "sample": sample, "anomaly": np.zeros(n, bool),
-            "category": np.full(n, 12), "setting": np.full(n, 72),
+            "time": (index % CYCLE_ROWS) * 0.002,
+            "sample": sample,
+            "anomaly": np.zeros(n, bool),
+            "category": np.full(n, 12),
+            "setting": np.full(n, 72),
             "action": ((index % CYCLE_ROWS) * 15 // CYCLE_ROWS).astype(np.uint8),
             "active": ((index % CYCLE_ROWS) * 15 // CYCLE_ROWS % 2).astype(np.int64),
         }
@@ -68,8 +71,10 @@ def stream(path: str, divider: int) -> None:
         n_rows += cycle.n_steps
     seconds = time.perf_counter() - started
     peak_mb = peak_rss_mb()
-    print(f"divider {divider}: {n_cycles} cycles, {n_rows} rows in {seconds:.1f} s ({n_rows / seconds / 1e6:.2f} M rows/s); "
-          f"peak RSS {peak_mb:.0f} MB")
+    print(
+        f"divider {divider}: {n_cycles} cycles, {n_rows} rows in {seconds:.1f} s "
+        f"({n_rows / seconds / 1e6:.2f} M rows/s); peak RSS {peak_mb:.0f} MB"
+    )
 
 
 def main() -> None:
@@ -85,11 +90,15 @@ def main() -> None:
     write_single_row_group(args.path, args.rows)
     meta = pq.ParquetFile(args.path).metadata
     in_memory_mb = args.rows * len(COLUMNS) * 8 / 2**20
-    print(f"{args.path}: {meta.num_rows} rows in {meta.num_row_groups} row group(s), "
-          f"{args.path.stat().st_size / 2**20:.0f} MB on disk, {in_memory_mb:.0f} MB as a table in memory")
+    print(
+        f"{args.path}: {meta.num_rows} rows in {meta.num_row_groups} row group(s), "
+        f"{args.path.stat().st_size / 2**20:.0f} MB on disk, {in_memory_mb:.0f} MB as a table in memory"
+    )
     for divider in (1, 5):
-        subprocess.run([sys.executable, __file__, "--child", "--path", str(args.path), "--divider", str(divider)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, __file__, "--child", "--path", str(args.path), "--divider", str(divider)],
+            check=True,
+        )
     args.path.unlink()
 
 

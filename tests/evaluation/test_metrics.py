@@ -23,13 +23,15 @@ NORMAL = int(Category.NORMAL_OPERATION)
 
 def table(rows: list[tuple[int, float]], start_sample: int = 0) -> pd.DataFrame:
     """(category, score) per cycle -> a results table with consistent labels and test settings."""
-    return pd.DataFrame({
-        "sample": np.arange(start_sample, start_sample + len(rows)),
-        "category": [c for c, _ in rows],
-        "setting": [int(Variant.PRE_B) if c == NORMAL else 0 for c, _ in rows],
-        "anomaly": [c != NORMAL for c, _ in rows],
-        "score": [s for _, s in rows],
-    })
+    return pd.DataFrame(
+        {
+            "sample": np.arange(start_sample, start_sample + len(rows)),
+            "category": [c for c, _ in rows],
+            "setting": [int(Variant.PRE_B) if c == NORMAL else 0 for c, _ in rows],
+            "anomaly": [c != NORMAL for c, _ in rows],
+            "score": [s for _, s in rows],
+        }
+    )
 
 
 def pairwise_auroc(negatives: np.ndarray, positives: np.ndarray) -> float:
@@ -60,8 +62,10 @@ def test_other_categories_are_never_negatives() -> None:
     friction = [(Category.AXIS_FRICTION, 4.5), (Category.AXIS_FRICTION, 7.5)]
     low = category_aurocs(table(normal + friction + [(Category.CAN_WEIGHT, -50.0)] * 5))
     high = category_aurocs(table(normal + friction + [(Category.CAN_WEIGHT, 50.0)] * 5))
-    assert low.per_category["AXIS_FRICTION"] == high.per_category["AXIS_FRICTION"] == pytest.approx(
-        pairwise_auroc(np.arange(10.0), np.array([4.5, 7.5]))
+    assert (
+        low.per_category["AXIS_FRICTION"]
+        == high.per_category["AXIS_FRICTION"]
+        == pytest.approx(pairwise_auroc(np.arange(10.0), np.array([4.5, 7.5])))
     )
 
 
@@ -81,7 +85,9 @@ def test_matches_pair_counting_on_random_scores_with_ties() -> None:
 
 
 def test_infinite_scores_rank_as_most_anomalous() -> None:
-    results = table([(NORMAL, 1.0), (NORMAL, 2.0), (Category.LOSE_CAN, float("inf")), (Category.LOSE_CAN, 3.0)])
+    results = table(
+        [(NORMAL, 1.0), (NORMAL, 2.0), (Category.LOSE_CAN, float("inf")), (Category.LOSE_CAN, 3.0)]
+    )
     assert category_aurocs(results).per_category == {"LOSE_CAN": 1.0}
 
 
@@ -106,14 +112,21 @@ def test_bad_tables_are_refused_with_the_reason(change, message: str) -> None:  
 
 
 def run(values: dict[str, float]) -> AurocResult:
-    return AurocResult(per_category=values, mean=float(np.mean(list(values.values()))), missing=(),
-                       n_normal=10, n_anomalous=dict.fromkeys(values, 3))
+    return AurocResult(
+        per_category=values,
+        mean=float(np.mean(list(values.values()))),
+        missing=(),
+        n_normal=10,
+        n_anomalous=dict.fromkeys(values, 3),
+    )
 
 
 def test_runs_give_mean_and_sample_std() -> None:
-    runs = [run({"AXIS_FRICTION": 0.9, "MISS_CAN": 0.7}),
-            run({"AXIS_FRICTION": 0.8, "MISS_CAN": 0.9}),
-            run({"AXIS_FRICTION": 1.0, "MISS_CAN": 0.8})]
+    runs = [
+        run({"AXIS_FRICTION": 0.9, "MISS_CAN": 0.7}),
+        run({"AXIS_FRICTION": 0.8, "MISS_CAN": 0.9}),
+        run({"AXIS_FRICTION": 1.0, "MISS_CAN": 0.8}),
+    ]
     summary = aggregate_runs(runs)
     assert summary.n_runs == 3
     assert summary.per_category["AXIS_FRICTION"] == pytest.approx(0.9)
@@ -146,13 +159,13 @@ def localization_table(rows: list[tuple[int, float, float, float]]) -> pd.DataFr
 def test_abs_dt_is_zero_inside_and_the_distance_to_the_nearer_end_outside() -> None:
     nan = float("nan")
     rows = [
-        (Category.COLLISION_FOAM, 2.0, 3.0, 2.5),   # inside
-        (Category.COLLISION_FOAM, 2.0, 3.0, 3.0),   # on the edge
+        (Category.COLLISION_FOAM, 2.0, 3.0, 2.5),  # inside
+        (Category.COLLISION_FOAM, 2.0, 3.0, 3.0),  # on the edge
         (Category.COLLISION_FOAM, 2.0, 3.0, 1.25),  # before
-        (Category.COLLISION_FOAM, 2.0, 3.0, 4.5),   # after
+        (Category.COLLISION_FOAM, 2.0, 3.0, 4.5),  # after
         (Category.COLLISION_FOAM, 2.0, 2.0, 2.75),  # a point event
-        (Category.AXIS_WEIGHT, nan, nan, 1.0),      # no ground truth
-        (Category.COLLISION_FOAM, 2.0, 3.0, nan),   # no event found
+        (Category.AXIS_WEIGHT, nan, nan, 1.0),  # no ground truth
+        (Category.COLLISION_FOAM, 2.0, 3.0, nan),  # no event found
     ]
     errors = localization_errors(localization_table(rows))
     np.testing.assert_allclose(errors.to_numpy(), [0.0, 0.0, 0.75, 1.5, 0.75, nan, nan])

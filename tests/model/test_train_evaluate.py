@@ -32,8 +32,15 @@ def test_trained_model_file_holds_everything_needed_to_score(tiny_model: Path, s
     assert set(card.training.calibration_samples) < train_samples
     assert card.training.n_train_cycles + card.training.n_calibration_cycles == len(train_samples)
     # padded to the longest training cycle at 50 Hz (every second 100 Hz row)
-    assert card.padded_length == max(-(-i.n_rows // 2) for i in infos if i.is_train
-                                     and i.sample not in card.training.calibration_samples) or card.padded_length > 0
+    assert (
+        card.padded_length
+        == max(
+            -(-i.n_rows // 2)
+            for i in infos
+            if i.is_train and i.sample not in card.training.calibration_samples
+        )
+        or card.padded_length > 0
+    )
     assert np.isfinite(card.threshold) and len(card.calibration_scores) == card.training.n_calibration_cycles
     assert card.model_id.startswith("mtsflow-") and len(model.gradient_baseline) == card.padded_length
     assert sum(p.numel() for p in model.flow.parameters()) == 2_031_120
@@ -47,13 +54,32 @@ def test_saving_again_gives_the_same_model_id(tiny_model: Path, tmp_path: Path) 
 
 def test_training_is_reproducible_for_a_seed(small_cell: Path, tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "again.rwmodel"
-    result = runner.invoke(app, ["train", str(small_cell), "--out", str(out), "--epochs", "2", "--batch-size", "8",
-                                 "--rate", "50", "--device", "cpu", "--seed", "5"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(small_cell),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--rate",
+            "50",
+            "--device",
+            "cpu",
+            "--seed",
+            "5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert load_model(out).model_id == load_model(tiny_model).model_id
 
 
-def test_evaluate_json_reports_auroc_per_category_and_localization(tiny_model: Path, small_cell: Path) -> None:
+def test_evaluate_json_reports_auroc_per_category_and_localization(
+    tiny_model: Path, small_cell: Path
+) -> None:
     result = runner.invoke(app, ["evaluate", str(tiny_model), str(small_cell), "--json", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -62,14 +88,27 @@ def test_evaluate_json_reports_auroc_per_category_and_localization(tiny_model: P
     assert payload["mean_auroc"] == pytest.approx(np.mean(list(payload["auroc"].values())))
     # the simulator knows when collisions, lost cans and misgrips happen
     assert {"COLLISION_FOAM", "COLLISION_CABLE", "COLLISION_CARTON", "LOSE_CAN"} <= set(
-        payload["localization_median_abs_dt_s"])
+        payload["localization_median_abs_dt_s"]
+    )
     assert payload["skipped"] == []
 
 
 def test_evaluate_table_and_report_with_baselines(tiny_model: Path, small_cell: Path, tmp_path: Path) -> None:
     report = tmp_path / "report"
-    result = runner.invoke(app, ["evaluate", str(tiny_model), str(small_cell), "--compare", "1nn,pca",
-                                 "--report", str(report), "--device", "cpu"])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(tiny_model),
+            str(small_cell),
+            "--compare",
+            "1nn,pca",
+            "--report",
+            str(report),
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     for name in ("MTS-Flow", "1-NN", "PCA", "COLLISION_CABLE", "mean"):
         assert name in result.stdout
@@ -145,7 +184,9 @@ def test_nan_is_an_error_in_training_and_a_reported_skip_in_evaluation(
     assert "NaN/inf" in skipped[0]["reason"]
 
 
-def test_data_without_the_models_signals_is_a_clear_error(small_cell: Path, tiny_model: Path, tmp_path: Path) -> None:
+def test_data_without_the_models_signals_is_a_clear_error(
+    small_cell: Path, tiny_model: Path, tmp_path: Path
+) -> None:
     df = pd.read_parquet(small_cell).drop(columns=["motor_iq_3"])
     data = tmp_path / "fewer.parquet"
     df.to_parquet(data)
@@ -154,7 +195,9 @@ def test_data_without_the_models_signals_is_a_clear_error(small_cell: Path, tiny
     assert "fewer.parquet: missing column(s): motor_iq_3" in result.output
 
 
-def test_data_at_a_rate_the_model_cannot_use_is_a_clear_error(small_cell: Path, tiny_model: Path, tmp_path: Path) -> None:
+def test_data_at_a_rate_the_model_cannot_use_is_a_clear_error(
+    small_cell: Path, tiny_model: Path, tmp_path: Path
+) -> None:
     def stretch(cycle):  # type: ignore[no-untyped-def]
         cycle.time = cycle.time * 100 / 30  # a 30 Hz recording cannot be brought to the model's 50 Hz
         return cycle

@@ -20,7 +20,11 @@ def test_schema_matches_the_real_file(excerpt: Path) -> None:
     assert {c: df[c].dtype for c in COLUMNS} == DTYPES
     assert df.index.name == "index" and df.index.dtype == np.int64
     assert {k: len(v) for k, v in SIGNAL_GROUPS.items()} == {
-        "machine": 130, "electrical": 40, "mechanical": 90, "measured": 58, "computed": 72,
+        "machine": 130,
+        "electrical": 40,
+        "mechanical": 90,
+        "measured": 58,
+        "computed": 72,
     }
     assert set(SIGNAL_GROUPS["mechanical"]) | set(SIGNAL_GROUPS["electrical"]) == set(SIGNALS)
     assert len(Category) == 13 and len(Action) == 15
@@ -103,7 +107,9 @@ def test_missing_column_is_named(excerpt: Path, tmp_path: Path) -> None:
 
 def test_wrong_dtype_is_named(excerpt: Path, tmp_path: Path) -> None:
     bad = _rewrite(excerpt, tmp_path, lambda df: df.astype({"action": "int64"}))
-    with pytest.raises(VorausFormatError, match=r"bad\.parquet: column 'action' has type int64, expected uint8"):
+    with pytest.raises(
+        VorausFormatError, match=r"bad\.parquet: column 'action' has type int64, expected uint8"
+    ):
         VorausFile(bad)
 
 
@@ -158,7 +164,9 @@ def test_an_arrow_table_with_an_unknown_type_is_refused(excerpt: Path, tmp_path:
 
 
 @pytest.mark.parametrize(("part", "divider"), [("all", 1), ("train", 1), ("test", 5)])
-def test_spilled_reading_of_huge_row_groups_gives_the_same_cycles(excerpt: Path, part: str, divider: int) -> None:
+def test_spilled_reading_of_huge_row_groups_gives_the_same_cycles(
+    excerpt: Path, part: str, divider: int
+) -> None:
     """A zero memory budget forces the column-wise spill used for the public single-row-group files."""
     direct = list(VorausFile(excerpt).cycles(part, divider=divider))  # type: ignore[arg-type]
     spilled = list(VorausFile(excerpt, memory_budget=0).cycles(part, divider=divider, batch_rows=33))  # type: ignore[arg-type]

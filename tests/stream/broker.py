@@ -42,12 +42,18 @@ def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
-async def read_all(bootstrap: str, topic: str, expect: int | None = None, idle_s: float = 3.0,
-                   limit_s: float = 120.0) -> list:
+async def read_all(
+    bootstrap: str, topic: str, expect: int | None = None, idle_s: float = 3.0, limit_s: float = 120.0
+) -> list:
     """Every record of `topic` from the earliest offset: until `expect` records arrived (and
     `idle_s` passed without more), or until nothing came for `idle_s`; at most `limit_s`."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=unique("reader"),
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=unique("reader"),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     records: list = []
     try:
@@ -66,7 +72,9 @@ async def read_all(bootstrap: str, topic: str, expect: int | None = None, idle_s
 
 
 async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=5
+    )
     await producer.start()
     try:
         for key, value in messages:
@@ -89,18 +97,42 @@ def _toml(value: object) -> str:
 class ServeProcess:
     """`robotwatch serve` as a real process, as users run it."""
 
-    def __init__(self, log_dir: Path, model: Path, broker: Broker, topics: dict[str, str], group: str,
-                 **settings: object) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        model: Path,
+        broker: Broker,
+        topics: dict[str, str],
+        group: str,
+        **settings: object,
+    ) -> None:
         self.http_port = free_port()
         config = log_dir / f"serve-{self.http_port}.toml"
-        lines = [f'signals_topic = "{topics["signals"]}"', f'anomalies_topic = "{topics["anomalies"]}"',
-                 f'dead_letter_topic = "{topics["dlq"]}"', f'group = "{group}"', f"http_port = {self.http_port}",
-                 'device = "cpu"', 'log_format = "text"', *(f"{k} = {_toml(v)}" for k, v in settings.items())]
+        lines = [
+            f'signals_topic = "{topics["signals"]}"',
+            f'anomalies_topic = "{topics["anomalies"]}"',
+            f'dead_letter_topic = "{topics["dlq"]}"',
+            f'group = "{group}"',
+            f"http_port = {self.http_port}",
+            'device = "cpu"',
+            'log_format = "text"',
+            *(f"{k} = {_toml(v)}" for k, v in settings.items()),
+        ]
         config.write_text("\n".join(lines) + f'\n[kafka]\nbootstrap_servers = "{broker.bootstrap}"\n')
         self.log = (log_dir / f"serve-{self.http_port}.log").open("ab")
         self.proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "robotwatch"), "serve", "--model", str(model), "--config", str(config)],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(Path(sys.executable).parent / "robotwatch"),
+                "serve",
+                "--model",
+                str(model),
+                "--config",
+                str(config),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def health(self) -> dict | None:
         try:

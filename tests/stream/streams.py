@@ -26,7 +26,9 @@ def controller_steps(lengths: list[int], n_signals: int = 6, seed: int = 0, firs
     }
 
 
-def frames_of(steps: dict, cuts: list[int], with_counter: bool, flag_starts: bool = True) -> list[SignalFrame]:
+def frames_of(
+    steps: dict, cuts: list[int], with_counter: bool, flag_starts: bool = True
+) -> list[SignalFrame]:
     """Cut the steps at the given indices; with a counter, cuts are added at cycle starts
     (a frame never spans two cycles when it carries a counter)."""
     bounds = set(cuts) | {0, len(steps["seq"])}
@@ -35,10 +37,17 @@ def frames_of(steps: dict, cuts: list[int], with_counter: bool, flag_starts: boo
     bounds = sorted(b for b in bounds if 0 <= b <= len(steps["seq"]))
     frames = []
     for lo, hi in itertools.pairwise(bounds):
-        frames.append(SignalFrame(
-            signal_list_id=DEFAULT_SIGNAL_LIST_ID, sample_rate_hz=500.0, seq=int(steps["seq"][lo]),
-            time_ns=int(steps["seq"][lo]) * 2_000_000, cycle=int(steps["counter"][lo]) if with_counter else None,
-            cycle_start=bool(flag_starts and steps["start"][lo]), action=steps["action"][lo:hi],
-            active=(steps["action"][lo:hi] % 2).astype(np.uint8), signals=steps["signals"][lo:hi],
-        ))
+        frames.append(
+            SignalFrame(
+                signal_list_id=DEFAULT_SIGNAL_LIST_ID,
+                sample_rate_hz=500.0,
+                seq=int(steps["seq"][lo]),
+                time_ns=int(steps["seq"][lo]) * 2_000_000,
+                cycle=int(steps["counter"][lo]) if with_counter else None,
+                cycle_start=bool(flag_starts and steps["start"][lo]),
+                action=steps["action"][lo:hi],
+                active=(steps["action"][lo:hi] % 2).astype(np.uint8),
+                signals=steps["signals"][lo:hi],
+            )
+        )
     return frames

@@ -31,8 +31,11 @@ def _expected(steps: dict, divider: int = 1) -> list[tuple[int, np.ndarray]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(cuts=st.lists(st.integers(1, sum(LENGTHS) - 1), max_size=40), with_counter=st.booleans(),
-       divider=st.sampled_from([1, 2, 5]))
+@given(
+    cuts=st.lists(st.integers(1, sum(LENGTHS) - 1), max_size=40),
+    with_counter=st.booleans(),
+    divider=st.sampled_from([1, 2, 5]),
+)
 def test_same_cycles_whatever_the_framing(cuts: list[int], with_counter: bool, divider: int) -> None:
     steps = controller_steps(LENGTHS)
     cycles, robot = _assemble(frames_of(steps, cuts, with_counter), divider)
@@ -81,7 +84,9 @@ def test_a_lost_frame_is_recorded_as_a_gap() -> None:
     steps = controller_steps(LENGTHS)
     frames = frames_of(steps, list(range(5, 190, 5)), with_counter=True)
     lost = frames[:12] + frames[13:]  # a frame inside cycle 1 never arrives
-    robot = RobotAssembler("r1", n_signals=6, limits=AssemblyLimits(divider=1, max_kept=1000, reorder_frames=3))
+    robot = RobotAssembler(
+        "r1", n_signals=6, limits=AssemblyLimits(divider=1, max_kept=1000, reorder_frames=3)
+    )
     cycles = [c for i, f in enumerate(lost) for c in robot.feed(f, i)]
     gaps = {c.start_seq: c.gap_steps for c in cycles}
     assert gaps[1037] == frames[12].n_steps and sum(gaps.values()) == frames[12].n_steps

@@ -26,34 +26,78 @@ def camera(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A synthetic camera dataset (128 px) and a small CS-Flow trained on its normal frames."""
     root = tmp_path_factory.mktemp("camera")
     runner = CliRunner()
-    for args in (["simulate", "--out", str(root / "data"), "--images", "16", "--size", "128",
-                  "--test-per-defect", "1", "--seed", "4"],
-                 ["train", str(root / "data"), "--out", str(root / "csflow.safetensors"), "--method", "csflow",
-                  "--epochs", "2", "--image-size", "128", "--device", "cpu", "--set", "hidden=32"]):
+    for args in (
+        [
+            "simulate",
+            "--out",
+            str(root / "data"),
+            "--images",
+            "16",
+            "--size",
+            "128",
+            "--test-per-defect",
+            "1",
+            "--seed",
+            "4",
+        ],
+        [
+            "train",
+            str(root / "data"),
+            "--out",
+            str(root / "csflow.safetensors"),
+            "--method",
+            "csflow",
+            "--epochs",
+            "2",
+            "--image-size",
+            "128",
+            "--device",
+            "cpu",
+            "--set",
+            "hidden=32",
+        ],
+    ):
         result = runner.invoke(app, ["vision", *args])
         assert result.exit_code == 0, result.output
     return root / "data", root / "csflow.safetensors"
 
 
 def test_camera_frames_get_vision_verdicts_and_bad_images_dead_letters(
-    broker: Broker, camera: tuple[Path, Path], tmp_path: Path, start_serve: Callable[..., ServeProcess],
+    broker: Broker,
+    camera: tuple[Path, Path],
+    tmp_path: Path,
+    start_serve: Callable[..., ServeProcess],
     tiny_model: Path,
 ) -> None:
     data, vision_model = camera
-    topics = {"signals": unique("signals"), "anomalies": unique("anomalies"), "dlq": unique("dlq"),
-              "frames": unique("frames")}
+    topics = {
+        "signals": unique("signals"),
+        "anomalies": unique("anomalies"),
+        "dlq": unique("dlq"),
+        "frames": unique("frames"),
+    }
     asyncio.run(create_topics(broker.bootstrap, list(topics.values()), 2))
-    serve = start_serve(tmp_path, tiny_model, broker, topics, unique("group"), vision_model=str(vision_model),
-                        frames_topic=topics["frames"], map_dir=str(tmp_path / "maps"))
+    serve = start_serve(
+        tmp_path,
+        tiny_model,
+        broker,
+        topics,
+        unique("group"),
+        vision_model=str(vision_model),
+        frames_topic=topics["frames"],
+        map_dir=str(tmp_path / "maps"),
+    )
     serve.wait_assigned()
     images = sorted(data.glob("test/*/*.png"))
     good = [(b"cell-1", p.read_bytes()) for p in images]
     small = io.BytesIO()
     Image.new("RGB", (64, 64)).save(small, format="PNG")
-    bad = [(b"cell-1", images[0].read_bytes()[:300]),  # cut off
-           (b"cell-1", b"\x89PNG not really"),
-           (b"cell-1", small.getvalue()),  # wrong size for the model
-           (None, images[0].read_bytes())]  # no cell id
+    bad = [
+        (b"cell-1", images[0].read_bytes()[:300]),  # cut off
+        (b"cell-1", b"\x89PNG not really"),
+        (b"cell-1", small.getvalue()),  # wrong size for the model
+        (None, images[0].read_bytes()),
+    ]  # no cell id
     try:
         asyncio.run(produce(broker.bootstrap, topics["frames"], good + bad))  # type: ignore[arg-type]
         verdicts = asyncio.run(read_all(broker.bootstrap, topics["anomalies"], expect=len(good), idle_s=3))

@@ -9,19 +9,46 @@ from robotwatch.stream.verdicts import AxisShare, EventOut, SignalShare, Verdict
 
 
 def _verdict(robot: str, cycle: int, score: float, anomalous: bool) -> Verdict:
-    events = [EventOut(time_s=3.25, action="TO_SCAN_PTP", strength=12.0,
-                       top_signals=[SignalShare(signal="motor_torque_3", share=0.4)],
-                       top_axes=[AxisShare(axis=3, share=0.6)])] if anomalous else []
-    return Verdict(verdict_id=f"{robot}-{cycle}", source="robot", robot_id=robot, cycle_id=str(cycle),
-                   start_time="2026-11-28T10:00:00", end_time="2026-11-28T10:00:11", n_steps=5500,
-                   sample_rate_hz=100.0, score=score, threshold=1000.0, anomalous=anomalous, events=events,
-                   model_id="mtsflow-test", processing_latency_ms=40.0 + cycle)
+    events = (
+        [
+            EventOut(
+                time_s=3.25,
+                action="TO_SCAN_PTP",
+                strength=12.0,
+                top_signals=[SignalShare(signal="motor_torque_3", share=0.4)],
+                top_axes=[AxisShare(axis=3, share=0.6)],
+            )
+        ]
+        if anomalous
+        else []
+    )
+    return Verdict(
+        verdict_id=f"{robot}-{cycle}",
+        source="robot",
+        robot_id=robot,
+        cycle_id=str(cycle),
+        start_time="2026-11-28T10:00:00",
+        end_time="2026-11-28T10:00:11",
+        n_steps=5500,
+        sample_rate_hz=100.0,
+        score=score,
+        threshold=1000.0,
+        anomalous=anomalous,
+        events=events,
+        model_id="mtsflow-test",
+        processing_latency_ms=40.0 + cycle,
+    )
 
 
 def test_live_view_shows_robots_alerts_and_latency() -> None:
     view = LiveView(title="cell 7")
-    view.add([_verdict("robot-001", 1, 500.0, False), _verdict("robot-002", 1, 9000.0, True),
-              _verdict("robot-001", 2, 700.0, False)])
+    view.add(
+        [
+            _verdict("robot-001", 1, 500.0, False),
+            _verdict("robot-002", 1, 9000.0, True),
+            _verdict("robot-001", 2, 700.0, False),
+        ]
+    )
     console = Console(record=True, width=160)
     console.print(view.render({"consumer_lag": 0}))
     text = console.export_text()

@@ -26,14 +26,28 @@ from robotwatch.stream.signal_frame import (
 
 def _frame(n: int = 25, s: int = 130, cycle: int | None = 7) -> SignalFrame:
     rng = np.random.default_rng(n)
-    return SignalFrame(DEFAULT_SIGNAL_LIST_ID, 500.0, 123_456_789_012, 5_000_000_000, cycle, True,
-                       rng.integers(0, 15, n).astype(np.uint8), rng.integers(0, 2, n).astype(np.uint8),
-                       rng.normal(size=(n, s)).astype(np.float32))
+    return SignalFrame(
+        DEFAULT_SIGNAL_LIST_ID,
+        500.0,
+        123_456_789_012,
+        5_000_000_000,
+        cycle,
+        True,
+        rng.integers(0, 15, n).astype(np.uint8),
+        rng.integers(0, 2, n).astype(np.uint8),
+        rng.normal(size=(n, s)).astype(np.float32),
+    )
 
 
 def _same(a: SignalFrame, b: SignalFrame) -> None:
     assert (a.signal_list_id, a.sample_rate_hz, a.seq, a.time_ns, a.cycle, a.cycle_start) == (
-        b.signal_list_id, b.sample_rate_hz, b.seq, b.time_ns, b.cycle, b.cycle_start)
+        b.signal_list_id,
+        b.sample_rate_hz,
+        b.seq,
+        b.time_ns,
+        b.cycle,
+        b.cycle_start,
+    )
     np.testing.assert_array_equal(a.action, b.action)
     np.testing.assert_array_equal(a.active, b.active)
     np.testing.assert_array_equal(a.signals, b.signals)
@@ -62,8 +76,17 @@ def test_json_round_trip_and_autodetection() -> None:
 
 def test_other_signal_lists_are_accepted_when_known() -> None:
     names = ["motor_torque_1", "motor_torque_2"]
-    frame = SignalFrame(signal_list_id(names), 100.0, 0, 0, None, False, np.zeros(3, np.uint8),
-                        np.zeros(3, np.uint8), np.ones((3, 2), np.float32))
+    frame = SignalFrame(
+        signal_list_id(names),
+        100.0,
+        0,
+        0,
+        None,
+        False,
+        np.zeros(3, np.uint8),
+        np.zeros(3, np.uint8),
+        np.ones((3, 2), np.float32),
+    )
     with pytest.raises(SignalFrameError, match="unknown signal list id"):
         decode(encode(frame))
     _same(decode(encode(frame), {signal_list_id(names): 2}), frame)
@@ -92,8 +115,16 @@ def test_malformed_frames_are_refused_with_the_reason(change, reason: str) -> No
         decode(change(encode(_frame())))
 
 
-@pytest.mark.parametrize("doc", [b"{", b'{"signals": [[1.0]]}', b'{"sample_rate_hz": 1, "seq": 0, "action": [0], '
-                                 b'"active": [0], "signals": [[NaN]]}', b"[1, 2]", b'{"seq": -1}'])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"{",
+        b'{"signals": [[1.0]]}',
+        b'{"sample_rate_hz": 1, "seq": 0, "action": [0], "active": [0], "signals": [[NaN]]}',
+        b"[1, 2]",
+        b'{"seq": -1}',
+    ],
+)
 def test_malformed_json_is_refused(doc: bytes) -> None:
     with pytest.raises(SignalFrameError):
         decode_json(doc)
@@ -103,8 +134,14 @@ VALID = encode(_frame(n=5, s=130))
 
 
 @settings(max_examples=2000, deadline=None)
-@given(st.binary(max_size=3000) | st.builds(lambda i, b: VALID[:i] + b + VALID[i + len(b):],
-                                              st.integers(0, len(VALID)), st.binary(min_size=1, max_size=8)))
+@given(
+    st.binary(max_size=3000)
+    | st.builds(
+        lambda i, b: VALID[:i] + b + VALID[i + len(b) :],
+        st.integers(0, len(VALID)),
+        st.binary(min_size=1, max_size=8),
+    )
+)
 def test_arbitrary_bytes_either_decode_or_raise_frame_error(data: bytes) -> None:
     try:
         frame = decode_any(data)

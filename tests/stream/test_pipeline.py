@@ -19,9 +19,13 @@ from robotwatch.stream.pipeline import PipelineSettings
 from robotwatch.stream.verdicts import Verdict
 
 
-def test_replayed_cycles_get_one_verdict_each_with_the_offline_score(tiny_model: Path, small_cell: Path) -> None:
+def test_replayed_cycles_get_one_verdict_each_with_the_offline_score(
+    tiny_model: Path, small_cell: Path
+) -> None:
     model = load_model(tiny_model)
-    result = replay_embedded(model, small_cell, robots=3, settings=PipelineSettings(localize=Localize.FLAGGED))
+    result = replay_embedded(
+        model, small_cell, robots=3, settings=PipelineSettings(localize=Localize.FLAGGED)
+    )
     test_samples = [i.sample for i in VorausFile(small_cell).cycle_infos() if not i.is_train]
     by_robot: dict[str, list[Verdict]] = {}
     for v in result.verdicts:
@@ -37,7 +41,8 @@ def test_replayed_cycles_get_one_verdict_each_with_the_offline_score(tiny_model:
         assert not any(v.flags.incomplete or v.flags.gap for v in verdicts)
         # cycles longer than the longest training cycle are scored on their start, and say so
         assert {v.cycle_id for v in verdicts if v.flags.truncated} == {
-            str(s) for s in test_samples if lengths[s] > model.card.padded_length}
+            str(s) for s in test_samples if lengths[s] > model.card.padded_length
+        }
     # anomalous verdicts say when and where
     flagged = [v for v in result.verdicts if v.anomalous]
     assert flagged and all(v.events and v.events[0].top_signals for v in flagged)
@@ -47,8 +52,10 @@ def test_replayed_cycles_get_one_verdict_each_with_the_offline_score(tiny_model:
 
 
 def test_replay_command_summarizes_detection_alerts_and_latency(tiny_model: Path, small_cell: Path) -> None:
-    result = CliRunner().invoke(app, ["replay", str(small_cell), "--model", str(tiny_model), "--json",
-                                      "--robots", "2", "--device", "cpu"])
+    result = CliRunner().invoke(
+        app,
+        ["replay", str(small_cell), "--model", str(tiny_model), "--json", "--robots", "2", "--device", "cpu"],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     n_test = sum(1 for i in VorausFile(small_cell).cycle_infos() if not i.is_train)

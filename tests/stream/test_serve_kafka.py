@@ -43,8 +43,11 @@ def stream_cell(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, l
     folder = tmp_path_factory.mktemp("stream")
     cell = folder / "cell.parquet"
     write_dataset(cell, load_profile("default"), n_cycles=24, rate=100, seed=11)
-    model = fit_model(cell, FitOptions(signals=tuple(SIGNALS), rate_hz=50, scale=1, n_blocks=2, kernel_size=5),
-                      TrainingSettings(epochs=1, batch_size=4))
+    model = fit_model(
+        cell,
+        FitOptions(signals=tuple(SIGNALS), rate_hz=50, scale=1, n_blocks=2, kernel_size=5),
+        TrainingSettings(epochs=1, batch_size=4),
+    )
     path = folder / "model.rwmodel"
     save_model(model, path)
     test_samples = [i.sample for i in VorausFile(cell).cycle_infos() if not i.is_train]
@@ -59,8 +62,19 @@ def _topics(broker: Broker, partitions: int = 4) -> dict[str, str]:
 
 def _publish(cell: Path, broker: Broker, topic: str, robots: int, speed: float | None) -> subprocess.Popen:
     """The load generator as users run it: robotwatch replay --to-kafka."""
-    args = [str(Path(sys.executable).parent / "robotwatch"), "replay", str(cell), "--to-kafka", broker.bootstrap,
-            "--topic", topic, "--robots", str(robots), "--model", str(cell.with_name("model.rwmodel"))]
+    args = [
+        str(Path(sys.executable).parent / "robotwatch"),
+        "replay",
+        str(cell),
+        "--to-kafka",
+        broker.bootstrap,
+        "--topic",
+        topic,
+        "--robots",
+        str(robots),
+        "--model",
+        str(cell.with_name("model.rwmodel")),
+    ]
     args += ["--as-fast-as-possible"] if speed is None else ["--speed", str(speed)]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -78,7 +92,9 @@ def _expected(robots: int, samples: list[int]) -> set[tuple[str, str]]:
 
 
 def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
-    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path,
+    broker: Broker,
+    stream_cell: tuple[Path, Path, list[int]],
+    tmp_path: Path,
     start_serve: Callable[..., ServeProcess],
 ) -> None:
     cell, model_path, samples = stream_cell
@@ -86,10 +102,20 @@ def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
     serve = start_serve(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0)
     try:
         serve.wait_assigned()
-        stats = asyncio.run(publish_file(cell, SIGNALS, topics["signals"], {"bootstrap_servers": broker.bootstrap},
-                                         robots=20, speed=None))
+        stats = asyncio.run(
+            publish_file(
+                cell,
+                SIGNALS,
+                topics["signals"],
+                {"bootstrap_servers": broker.bootstrap},
+                robots=20,
+                speed=None,
+            )
+        )
         assert stats.frames > 0
-        records = asyncio.run(read_all(broker.bootstrap, topics["anomalies"], expect=20 * len(samples), idle_s=4))
+        records = asyncio.run(
+            read_all(broker.bootstrap, topics["anomalies"], expect=20 * len(samples), idle_s=4)
+        )
         health = serve.health()
         with urllib.request.urlopen(f"http://127.0.0.1:{serve.http_port}/metrics", timeout=5) as response:
             metrics = response.read().decode()
@@ -98,14 +124,18 @@ def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
     ids = _verdict_ids(records)
     assert set(ids) == _expected(20, samples)
     assert all(len(v) == 1 for v in ids.values()) and len(records) == len(ids)
-    offline = evaluate_model(load_model(model_path), cell, localize=Localize.NONE).results.set_index("sample")["score"]
+    offline = evaluate_model(load_model(model_path), cell, localize=Localize.NONE).results.set_index(
+        "sample"
+    )["score"]
     for r in records:
         v = json.loads(r.value)
         assert v["score"] == pytest.approx(offline[int(v["cycle_id"])], rel=1e-4), json.dumps(v)
         assert r.key.decode() == v["robot_id"]
     assert health is not None and health["dead_letters"] == 0 and health["broker_connected"]
     assert health["cycles"] == len(records) and health["consumer_lag"] == 0
-    scored = sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("robotwatch_cycles_total"))
+    scored = sum(
+        float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("robotwatch_cycles_total")
+    )
     assert scored == len(records)
     assert "robotwatch_verdict_latency_seconds_bucket" in metrics and "robotwatch_broker_up 1.0" in metrics
 
@@ -119,7 +149,9 @@ def _wait_complete(broker: Broker, topic: str, expected: set, limit_s: float = 1
 
 
 def test_serve_killed_again_and_again_loses_no_cycle(
-    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path,
+    broker: Broker,
+    stream_cell: tuple[Path, Path, list[int]],
+    tmp_path: Path,
     start_serve: Callable[..., ServeProcess],
 ) -> None:
     cell, model_path, samples = stream_cell
@@ -149,7 +181,9 @@ def test_serve_killed_again_and_again_loses_no_cycle(
 
 
 def test_a_second_instance_takes_over_when_the_first_stops(
-    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path,
+    broker: Broker,
+    stream_cell: tuple[Path, Path, list[int]],
+    tmp_path: Path,
     start_serve: Callable[..., ServeProcess],
 ) -> None:
     cell, model_path, samples = stream_cell
@@ -175,12 +209,17 @@ def test_a_second_instance_takes_over_when_the_first_stops(
     assert took_over is not None and len(took_over["assigned_partitions"]) == 4
 
 
-def test_serve_rides_out_a_frozen_broker(broker: Broker, stream_cell: tuple[Path, Path, list[int]],
-                                         tmp_path: Path, start_serve: Callable[..., ServeProcess]) -> None:
+def test_serve_rides_out_a_frozen_broker(
+    broker: Broker,
+    stream_cell: tuple[Path, Path, list[int]],
+    tmp_path: Path,
+    start_serve: Callable[..., ServeProcess],
+) -> None:
     cell, model_path, samples = stream_cell
     topics, robots = _topics(broker), 3
-    serve = start_serve(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0,
-                         broker_timeout_s=5.0)
+    serve = start_serve(
+        tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0, broker_timeout_s=5.0
+    )
     serve.wait_assigned()
     publisher = _publish(cell, broker, topics["signals"], robots, speed=len(samples) * 11.5 / 20)
     degraded = None
@@ -207,12 +246,20 @@ def test_serve_rides_out_a_frozen_broker(broker: Broker, stream_cell: tuple[Path
 def _garbage(valid: bytes, count: int) -> list[bytes]:
     """Malformed frames from hypothesis: random bytes, and valid frames cut, grown or corrupted."""
     found: list[bytes] = []
-    mutated = st.builds(lambda i, b: valid[:i] + b + valid[i + len(b):], st.integers(0, len(valid) - 1),
-                        st.binary(min_size=1, max_size=16))
+    mutated = st.builds(
+        lambda i, b: valid[:i] + b + valid[i + len(b) :],
+        st.integers(0, len(valid) - 1),
+        st.binary(min_size=1, max_size=16),
+    )
     strategy = st.binary(max_size=200) | mutated | st.integers(1, len(valid) - 1).map(lambda n: valid[:n])
 
-    @settings(max_examples=count, database=None, phases=[Phase.generate], deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=count,
+        database=None,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def collect(data: bytes) -> None:
         found.append(data)
@@ -230,25 +277,54 @@ def _garbage(valid: bytes, count: int) -> list[bytes]:
 
 
 def test_thousands_of_malformed_frames_go_to_the_dead_letter_topic(
-    broker: Broker, stream_cell: tuple[Path, Path, list[int]], tmp_path: Path,
+    broker: Broker,
+    stream_cell: tuple[Path, Path, list[int]],
+    tmp_path: Path,
     start_serve: Callable[..., ServeProcess],
 ) -> None:
     cell, model_path, samples = stream_cell
-    topics = {"signals": unique("signals"), "anomalies": unique("anomalies"), "dlq": unique("dlq")}  # serve creates them
+    topics = {
+        "signals": unique("signals"),
+        "anomalies": unique("anomalies"),
+        "dlq": unique("dlq"),
+    }  # serve creates them
     from robotwatch.playback.embedded import file_frames
 
     valid = next(iter(file_frames(cell, SIGNALS, 1)))[1]
     bad = _garbage(valid, 3500)
     assert len(bad) >= 2000
-    serve = start_serve(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0,
-                        create_topics=True, topic_partitions=2)
+    serve = start_serve(
+        tmp_path,
+        model_path,
+        broker,
+        topics,
+        unique("group"),
+        idle_close_s=4.0,
+        create_topics=True,
+        topic_partitions=2,
+    )
     serve.wait_assigned()
     try:
-        sender = threading.Thread(target=lambda: asyncio.run(produce(
-            broker.bootstrap, topics["signals"], [(b"garbage-%d" % (i % 7), data) for i, data in enumerate(bad)])))
+        sender = threading.Thread(
+            target=lambda: asyncio.run(
+                produce(
+                    broker.bootstrap,
+                    topics["signals"],
+                    [(b"garbage-%d" % (i % 7), data) for i, data in enumerate(bad)],
+                )
+            )
+        )
         sender.start()
-        stats = asyncio.run(publish_file(cell, SIGNALS, topics["signals"], {"bootstrap_servers": broker.bootstrap},
-                                         robots=1, speed=None))
+        stats = asyncio.run(
+            publish_file(
+                cell,
+                SIGNALS,
+                topics["signals"],
+                {"bootstrap_servers": broker.bootstrap},
+                robots=1,
+                speed=None,
+            )
+        )
         sender.join()
         records = _wait_complete(broker, topics["anomalies"], _expected(1, samples))
         dead = asyncio.run(read_all(broker.bootstrap, topics["dlq"], expect=len(bad), idle_s=3))

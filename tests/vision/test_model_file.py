@@ -85,7 +85,7 @@ def test_other_files_are_refused_with_the_reason(tmp_path: Path, saved) -> None:
         read_meta(garbage)
     plain = tmp_path / "plain.safetensors"
     save_file({"w": torch.zeros(2)}, str(plain))
-    with pytest.raises(ModelFileError, match="without a robotwatch.vision model card"):
+    with pytest.raises(ModelFileError, match=r"without a robotwatch\.vision model card"):
         read_meta(plain)
     with pytest.raises(ModelFileError, match="no such model file"):
         read_meta(tmp_path / "nope.safetensors")

@@ -26,6 +26,7 @@ from vision.detector import Detector, Embedding, Prediction, TrainStage
 
 class AST(Detector):
     method = "ast"
+    pos_enc: Tensor  # buffer, (1, pos_enc_dim, side, side)
 
     def __init__(self, config: ASTConfig, backbone: Backbone) -> None:
         super().__init__(config, backbone)
@@ -49,7 +50,7 @@ class AST(Detector):
         self.check_depth(depth)
         (features,) = self.backbone(images, [c.feature_stride])
         h, w = features.shape[-2:]
-        if not c.needs_depth:
+        if depth is None:  # check_depth: only a model without depth gets here without one
             return {"features": features, "foreground": features.new_ones(len(features), h, w)}
         heights = height_above_background(depth)
         parts = [features]

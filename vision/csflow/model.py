@@ -17,10 +17,24 @@ from vision.csflow.loss import csflow_loss, csflow_score
 from vision.csflow.maps import csflow_map
 from vision.csflow.subnet import CrossConvolutions
 from vision.detector import Detector, Embedding, Prediction, TrainStage
-from vision.flows.coupling import glow_flow
+from vision.flows.coupling import Flow, SubnetFactory, glow_flow
 from vision.transforms import resize
 
 SCALES = 3
+
+
+def csflow_flow(channels: int, config: CSFlowConfig) -> Flow:
+    """CS-Flow's flow over three scales of `channels`-channel feature maps."""
+
+    def subnet(k: int) -> SubnetFactory:
+        return partial(
+            CrossConvolutions,
+            hidden=config.hidden,
+            kernel_size=config.kernel_sizes[k],
+            leaky_slope=config.leaky_slope,
+        )
+
+    return glow_flow([channels] * SCALES, config.n_coupling_blocks, subnet, alpha=config.alpha)
 
 
 class CSFlow(Detector):
@@ -28,17 +42,7 @@ class CSFlow(Detector):
 
     def __init__(self, config: CSFlowConfig, backbone: Backbone) -> None:
         super().__init__(config, backbone)
-        channels = [backbone.channels[config.feature_stride]] * SCALES
-
-        def subnet(k: int):
-            return partial(
-                CrossConvolutions,
-                hidden=config.hidden,
-                kernel_size=config.kernel_sizes[k],
-                leaky_slope=config.leaky_slope,
-            )
-
-        self.flow = glow_flow(channels, config.n_coupling_blocks, subnet, alpha=config.alpha)
+        self.flow = csflow_flow(backbone.channels[config.feature_stride], config)
 
     def embed(self, images: Tensor, depth: Tensor | None = None) -> Embedding:
         c = self.config

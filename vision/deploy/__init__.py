@@ -5,4 +5,4 @@ from vision.deploy.maps import save_map_png
 from vision.deploy.results import FrameResult, Localization
 from vision.deploy.scorer import FrameScorer
 
-__all__ = ["ImageError", "FrameResult", "FrameScorer", "Localization", "decode_image", "save_map_png"]
+__all__ = ["FrameResult", "FrameScorer", "ImageError", "Localization", "decode_image", "save_map_png"]

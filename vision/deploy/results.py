@@ -1,4 +1,4 @@
-"""The per-frame result the service wraps into its verdict (DESIGN §5)."""
+"""The per-frame result the service wraps into its verdict (docs/architecture.md §5)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ class Localization(BaseModel):
     peak_y: int
     peak_value: float
     bbox: tuple[int, int, int, int] | None = Field(
-        description="(x0, y0, x1, y1), x1/y1 exclusive, around all pixels above the map threshold; None if none are"
+        description="(x0, y0, x1, y1), x1/y1 exclusive, around all pixels above the map threshold; "
+        "None if none are"
     )
     area_fraction: float = Field(description="fraction of the frame above the map threshold")
     map_threshold: float

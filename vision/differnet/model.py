@@ -14,9 +14,9 @@ from torch import Tensor, nn
 from vision.backbone import Backbone
 from vision.config import DifferNetConfig
 from vision.detector import Detector, Embedding, Prediction, TrainStage
-from vision.differnet.maps import gradient_map
 from vision.differnet.loss import differnet_loss, differnet_score
-from vision.flows.coupling import glow_flow
+from vision.differnet.maps import gradient_map
+from vision.flows.coupling import Flow, SubnetFactory, glow_flow
 from vision.transforms import color_jitter, resize, rotate
 
 
@@ -30,12 +30,22 @@ class FullyConnectedSubnet(nn.Module):
 
     def __init__(self, size_in: int, size_out: int, hidden: int) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(size_in, hidden), nn.ReLU(), nn.Linear(hidden, size_out))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        last = nn.Linear(hidden, size_out)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.net = nn.Sequential(nn.Linear(size_in, hidden), nn.ReLU(), last)
 
     def forward(self, xs: list[Tensor]) -> list[Tensor]:
         return [self.net(xs[0])]
+
+
+def differnet_flow(dim: int, config: DifferNetConfig) -> Flow:
+    """DifferNet's flow over pooled feature vectors of `dim` channels."""
+
+    def subnet(_k: int) -> SubnetFactory:
+        return lambda ins, outs: FullyConnectedSubnet(ins[0], outs[0], config.hidden)
+
+    return glow_flow([dim], config.n_coupling_blocks, subnet, alpha=config.alpha)
 
 
 class DifferNet(Detector):
@@ -45,11 +55,7 @@ class DifferNet(Detector):
     def __init__(self, config: DifferNetConfig, backbone: Backbone) -> None:
         super().__init__(config, backbone)
         self.dim = backbone.channels[config.feature_stride] * config.n_scales
-
-        def subnet(_k: int):
-            return lambda ins, outs: FullyConnectedSubnet(ins[0], outs[0], config.hidden)
-
-        self.flow = glow_flow([self.dim], config.n_coupling_blocks, subnet, alpha=config.alpha)
+        self.flow = differnet_flow(self.dim, config)
 
     def augment(self, images: Tensor) -> Tensor:
         c = self.config

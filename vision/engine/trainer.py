@@ -98,7 +98,8 @@ def _run_stage(
             loss = detector.loss(embedding, stage.name)
             if not torch.isfinite(loss):
                 raise TrainingError(
-                    f"{detector.method} {stage.name}: loss became {loss.item()} in epoch {epoch}; try a lower learning rate"
+                    f"{detector.method} {stage.name}: loss became {loss.item()} in epoch {epoch}; "
+                    "try a lower learning rate"
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -41,14 +41,16 @@ def plot_histogram(ts: TestScores, result: EvaluationResult, path: Path) -> None
     ax = fig.add_subplot()
     bins = np.histogram_bin_edges(ts.scores, bins=40)
     for name in [GOOD, *result.auroc_by_defect]:
-        ax.hist(ts.scores[ts.defects == name], bins=bins, alpha=0.55 if name == GOOD else 0.4, label=name)
+        ax.hist(
+            ts.scores[ts.defects == name], bins=bins.tolist(), alpha=0.55 if name == GOOD else 0.4, label=name
+        )
     ax.axvline(result.threshold, color="k", ls="--", lw=1, label="threshold")
     ax.set(xlabel="anomaly score", ylabel="images", title=f"{result.method}: scores by defect type")
     ax.legend(fontsize=8)
     _save(fig, path)
 
 
-def plot_overlay(ts: TestScores, index: int, vmax: float, path: Path) -> None:
+def plot_overlay(ts: TestScores, index: int, vmax: float | None, path: Path) -> None:
     sample = ts.samples[index]
     size = ts.maps.shape[-1]
     image = image_to_tensor(read_image(sample.image), size).permute(1, 2, 0).numpy()
@@ -73,9 +75,7 @@ def write_report(ts: TestScores, result: EvaluationResult, out: Path, per_defect
     plot_roc(ts, result, out / "roc.png")
     plot_histogram(ts, result, out / "histogram.png")
     # One colour scale for all overlays, so that maps can be compared across images.
-    vmax = (
-        float(np.percentile(ts.maps[~ts.labels], 99.9)) * 2 if (~ts.labels).any() else None
-    )
+    vmax = float(np.percentile(ts.maps[~ts.labels], 99.9)) * 2 if (~ts.labels).any() else None
     for defect in result.auroc_by_defect:
         for i in np.flatnonzero(ts.defects == defect)[:per_defect]:
             plot_overlay(ts, int(i), vmax, out / "overlays" / f"{defect}_{ts.samples[i].image.stem}.png")

@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Protocol, cast
 
 import torch
 from torch import Tensor, nn
 
 Tensors = list[Tensor]
+
+
+class Invertible(Protocol):
+    """What every block here is: a module with an exact inverse."""
+
+    def __call__(self, xs: Tensors, cond: Tensor | None = None) -> tuple[Tensors, Tensors]: ...
+
+    def inverse(self, zs: Tensors, cond: Tensor | None = None) -> Tensors: ...
+
+
 # A coupling subnetwork: given the input channels and the output channels for each tensor,
 # a module mapping a list of tensors to a list of tensors.
 SubnetFactory = Callable[[list[int], list[int]], nn.Module]
@@ -59,6 +70,8 @@ class ActNorm(nn.Module):
     is still at 5.9 after 90 steps, spent learning that scale; with it, training starts at 2.
     A CPU budget of a few hundred steps cannot afford the detour.
     """
+
+    initialized: Tensor
 
     def __init__(self, channels: Sequence[int]) -> None:
         super().__init__()
@@ -156,6 +169,9 @@ class Flow(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
 
+    def _invertible(self) -> list[Invertible]:
+        return cast(list[Invertible], list(self.blocks))  # every block has `inverse`
+
     def forward(self, xs: Tensors, cond: Tensor | None = None) -> tuple[Tensors, Tensors]:
         logdet: Tensors | None = None
         for block in self.blocks:
@@ -165,7 +181,7 @@ class Flow(nn.Module):
         return xs, logdet
 
     def inverse(self, zs: Tensors, cond: Tensor | None = None) -> Tensors:
-        for block in reversed(self.blocks):
+        for block in reversed(self._invertible()):
             zs = block.inverse(zs, cond)
         return zs
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
@@ -14,12 +15,12 @@ def negative_log_likelihood(zs: list[Tensor], logdets: list[Tensor], weights: Te
     """
     if weights is None:
         dims = sum(z[0].numel() for z in zs)
-        nll = sum(
+        per_tensor = [
             0.5 * (z**2).flatten(1).sum(1) - ld.reshape(len(ld), -1).sum(1)
             for z, ld in zip(zs, logdets, strict=True)
-        )
-        return nll.mean() / dims
+        ]
+        return torch.stack(per_tensor).sum(0).mean() / dims
     (z,), (ld,) = zs, logdets
     per_position = 0.5 * (z**2).sum(1) - ld
-    dims = (weights.sum() * z.shape[1]).clamp_min(1.0)
-    return (per_position * weights).sum() / dims
+    weighted_dims = (weights.sum() * z.shape[1]).clamp_min(1.0)
+    return (per_position * weights).sum() / weighted_dims

@@ -137,7 +137,7 @@ def _foreign_object(rng: np.random.Generator, scene: Scene) -> ForeignObject:
         y=float(np.clip(y, 0.1, 0.92)),
         size=rng.uniform(0.08, 0.14),
         angle=rng.uniform(0, math.pi),
-        color=tuple(float(c) for c in color),
+        color=(float(color[0]), float(color[1]), float(color[2])),
         shape_seed=int(rng.integers(1 << 30)),
     )
 

@@ -1,9 +1,22 @@
-"""What every baseline is: fit on normal training cycles, score any cycles (higher = more anomalous).
+"""The contract of a baseline: the methods of thesis Table 8.2 that MTS-Flow is compared with.
 
-Inputs are what robotwatch.mtsflow.data produces: z-scored cycles zero-padded at the end
-to one length, (N, S, T) float32, as a numpy array. Baselines see the padded series as a
-whole, as the voraus-AD baselines do; a length that differs from training is an error
-rather than silently cut or padded here.
+Every baseline MUST
+- have a short `name` (what `--compare` takes, e.g. "1nn");
+- `fit(train)` on normal training cycles only, given as the z-scored cycles zero-padded at
+  the end to the longest training cycle, (N, S, T) float32 numpy, exactly MTS-Flow's input;
+- `score(x)` cycles of that same (S, T) shape and return one float per cycle, higher =
+  more anomalous, never NaN for finite input;
+- refuse input it cannot score with a ValueError that names the problem (use `as_cycles`),
+  including a (S, T) other than the fitted one and `score` before `fit`;
+- be reproducible for a given seed and leave the caller's global random state alone.
+
+Every baseline CAN
+- take its settings (seed, epochs, device, ...) as constructor keywords;
+- look at the padded series as a whole, as the voraus-AD baselines do, or at its own
+  resampling of it (it then says so in its module docstring).
+
+The evaluation protocol feeds a baseline through `BaselineScorer`, so it is scored by the
+same loop, and gives the same result rows, as MTS-Flow.
 """
 
 from __future__ import annotations
@@ -32,8 +45,10 @@ def as_cycles(x: np.ndarray, what: str, shape: tuple[int, int] | None = None) ->
     if len(x) == 0:
         raise ValueError(f"{what} holds no cycles")
     if shape is not None and x.shape[1:] != shape:
-        raise ValueError(f"{what} has (signals, steps) = {x.shape[1:]}, but the baseline was fitted on {shape}; "
-                         f"pad or cut cycles to the training length first")
+        raise ValueError(
+            f"{what} has (signals, steps) = {x.shape[1:]}, but the baseline was fitted on {shape}; "
+            f"pad or cut cycles to the training length first"
+        )
     x = x.astype(np.float32, copy=False)
     if not np.isfinite(x).all():
         raise ValueError(f"{what} contains NaN or inf")

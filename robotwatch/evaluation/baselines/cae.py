@@ -42,8 +42,10 @@ def _autoencoder(n_signals: int) -> nn.Sequential:
         layers += [nn.Conv1d(a, b, _KERNEL, stride=_STRIDE, padding=_KERNEL // 2), nn.ReLU()]
     for a, b in pairwise(widths[::-1]):
         # output_padding=1 makes each layer exactly double the length it was given
-        layers += [nn.ConvTranspose1d(a, b, _KERNEL, stride=_STRIDE, padding=_KERNEL // 2, output_padding=1),
-                   nn.ReLU()]
+        layers += [
+            nn.ConvTranspose1d(a, b, _KERNEL, stride=_STRIDE, padding=_KERNEL // 2, output_padding=1),
+            nn.ReLU(),
+        ]
     return nn.Sequential(*layers[:-1])  # linear output: z-scores are signed
 
 

@@ -22,7 +22,9 @@ DEFAULT_COMPONENTS = 90
 class PCAReconstruction:
     name = "pca"
 
-    def __init__(self, n_components: int = DEFAULT_COMPONENTS, seed: int = 0, batch_cycles: int = 256) -> None:
+    def __init__(
+        self, n_components: int = DEFAULT_COMPONENTS, seed: int = 0, batch_cycles: int = 256
+    ) -> None:
         if n_components < 1:
             raise ValueError(f"n_components must be at least 1, not {n_components}")
         self.n_components = n_components
@@ -38,8 +40,11 @@ class PCAReconstruction:
         flat = train.reshape(len(train), -1)
         n = min(self.n_components, len(train) - 1, flat.shape[1])
         if n < self.n_components:
-            warnings.warn(f"PCA baseline: {len(train)} training cycles of {flat.shape[1]} values allow only "
-                          f"{n} components instead of {self.n_components}", stacklevel=2)
+            warnings.warn(
+                f"PCA baseline: {len(train)} training cycles of {flat.shape[1]} values allow only "
+                f"{n} components instead of {self.n_components}",
+                stacklevel=2,
+            )
         self.pca = PCA(n_components=n, random_state=self.seed).fit(flat)
         self._shape = (train.shape[1], train.shape[2])
 

@@ -41,13 +41,17 @@ class ConvSubnet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded = F.pad(x, (self.halo, self.halo), mode="replicate")
         if x.shape[-1] >= self.fft_min_steps:
-            h = conv1d_fft(padded, self.conv.weight, self.conv.bias, self.conv.dilation[0], self._fixed_spectrum())
+            h = conv1d_fft(
+                padded, self.conv.weight, self.conv.bias, self.conv.dilation[0], self._fixed_spectrum()
+            )
         else:
             h = self.conv(padded)
         h = torch.relu_(h)
         # The 1x1 convolution as one batched GEMM: PyTorch's CPU conv picks a slow
         # non-oneDNN kernel for it under inference mode.
-        return torch.baddbmm(self.mix.bias[:, None], self.mix.weight[:, :, 0].expand(len(h), -1, -1), h)
+        bias = self.mix.bias
+        assert bias is not None
+        return torch.baddbmm(bias[:, None], self.mix.weight[:, :, 0].expand(len(h), -1, -1), h)
 
 
 class AffineCoupling(nn.Module):
@@ -57,8 +61,9 @@ class AffineCoupling(nn.Module):
     x1, then x1 by a subnet of the new x2. One subnet predicts scale and shift jointly.
     """
 
-    def __init__(self, n_signals: int, hidden: int, kernel_size: int, dilation: int, clamp: float,
-                 clamp_form: str) -> None:
+    def __init__(
+        self, n_signals: int, hidden: int, kernel_size: int, dilation: int, clamp: float, clamp_form: str
+    ) -> None:
         super().__init__()
         self.split1 = n_signals // 2
         self.split2 = n_signals - self.split1

@@ -23,7 +23,9 @@ def block_size(span: int) -> int:
     return max(64, 1 << math.ceil(math.log2(4 * span)))
 
 
-def _tap_basis(n_fft: int, kernel_size: int, dilation: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _tap_basis(
+    n_fft: int, kernel_size: int, dilation: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin of 2*pi*f*(d*k)/N for taps k and frequencies f: (k, F) each."""
     taps = torch.arange(kernel_size, dtype=torch.float64)[:, None] * dilation
     freqs = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[None, :]
@@ -40,8 +42,13 @@ def kernel_spectrum(weight: torch.Tensor, dilation: int, n_fft: int) -> torch.Te
     return torch.complex(real, imag)
 
 
-def conv1d_fft(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int,
-               spectrum: torch.Tensor | None = None) -> torch.Tensor:
+def conv1d_fft(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    dilation: int,
+    spectrum: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Valid cross-correlation of (B, C_in, T_in) with (C_out, C_in, k): (B, C_out, T_in - span + 1).
 
     `spectrum` may hold kernel_spectrum(weight, ...) for this block size, when weights are fixed.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -27,8 +29,9 @@ class MTSFlow(nn.Module):
         for b in range(config.n_blocks):
             self.register_buffer(f"perm{b}", torch.randperm(config.n_signals, generator=generator))
         self.couplings = nn.ModuleList(
-            AffineCoupling(config.n_signals, hidden, config.kernel_size, config.dilation, config.clamp,
-                           config.clamp_form)
+            AffineCoupling(
+                config.n_signals, hidden, config.kernel_size, config.dilation, config.clamp, config.clamp_form
+            )
             for _ in range(config.n_blocks)
         )
 
@@ -40,18 +43,22 @@ class MTSFlow(nn.Module):
     def _perm(self, b: int) -> torch.Tensor:
         return getattr(self, f"perm{b}")
 
+    def blocks(self) -> list[tuple[torch.Tensor, AffineCoupling]]:
+        """(permutation, coupling) of each block, in order."""
+        return [(self._perm(b), cast(AffineCoupling, c)) for b, c in enumerate(self.couplings)]
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns z (B, S, T) and log|det J| per time step (B, T)."""
         logdet = x.new_zeros(x.shape[0], x.shape[2])
-        for b, coupling in enumerate(self.couplings):
-            x, ld = coupling(x[:, self._perm(b)])
+        for perm, coupling in self.blocks():
+            x, ld = coupling(x[:, perm])
             logdet = logdet + ld
         return x, logdet
 
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
-        for b in reversed(range(self.config.n_blocks)):
-            z = self.couplings[b].inverse(z)
-            z = z[:, torch.argsort(self._perm(b))]
+        for perm, coupling in reversed(self.blocks()):
+            z = coupling.inverse(z)
+            z = z[:, torch.argsort(perm)]
         return z
 
     def nll(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:

@@ -14,8 +14,12 @@ from robotwatch.mtsflow.network.flow import MTSFlow
 
 
 def _subnet(net: ConvSubnet, x: torch.Tensor) -> torch.Tensor:
-    h = F.conv1d(F.pad(x, (net.halo, net.halo), mode="replicate"), net.conv.weight, net.conv.bias,
-                 dilation=net.conv.dilation)
+    h = F.conv1d(
+        F.pad(x, (net.halo, net.halo), mode="replicate"),
+        net.conv.weight,
+        net.conv.bias,
+        dilation=net.conv.dilation,
+    )
     return F.conv1d(F.relu(h), net.mix.weight, net.mix.bias)
 
 
@@ -33,7 +37,7 @@ def _coupling(c: AffineCoupling, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
 def reference_nll(flow: MTSFlow, x: torch.Tensor) -> torch.Tensor:
     """0.5 * sum(z^2) - log|det J| per cycle over the whole (B, S, T) input."""
     logdet = x.new_zeros(x.shape[0])
-    for b, coupling in enumerate(flow.couplings):
-        x, ld = _coupling(coupling, x[:, getattr(flow, f"perm{b}")])
+    for perm, coupling in flow.blocks():
+        x, ld = _coupling(coupling, x[:, perm])
         logdet = logdet + ld
     return 0.5 * x.square().sum((1, 2)) - logdet
