@@ -34,6 +34,10 @@ def small_cell(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# The tiny model's training options: a test that trains again with them must get the same model.
+TINY_TRAINING = ("--epochs", "2", "--batch-size", "8", "--rate", "50", "--device", "cpu", "--seed", "5")
+
+
 @pytest.fixture(scope="session")
 def tiny_model(small_cell: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """MTS-Flow trained for two epochs at 50 Hz on the small cell: enough to exercise every
@@ -45,22 +49,7 @@ def tiny_model(small_cell: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     out = tmp_path_factory.mktemp("model") / "tiny.rwmodel"
     result = CliRunner().invoke(
         app,
-        [
-            "train",
-            str(small_cell),
-            "--out",
-            str(out),
-            "--epochs",
-            "2",
-            "--batch-size",
-            "8",
-            "--rate",
-            "50",
-            "--device",
-            "cpu",
-            "--seed",
-            "5",
-        ],
+        ["train", str(small_cell), "--out", str(out), *TINY_TRAINING],
     )
     assert result.exit_code == 0, result.output
     return out

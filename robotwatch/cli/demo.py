@@ -29,9 +29,7 @@ def demo(
 
     from replay.simulator import load_profile, write_dataset
     from robotwatch.cli.progress import replay_with_view, train_with_progress
-    from robotwatch.evaluation.examples import example_views
-    from robotwatch.evaluation.protocol import evaluate_model
-    from robotwatch.evaluation.report import write_report
+    from robotwatch.evaluation.examples import write_model_report
     from robotwatch.playback.summary import replay_summary
 
     started = time.monotonic()
@@ -72,15 +70,7 @@ def demo(
 
         console.print(Rule("4/4 writing the report"))
         with console.status("ROC curves, score histograms and example cycles with their events"):
-            offline = evaluate_model(model, data, device)
-            index = write_report(
-                report,
-                {"MTS-Flow": offline.results},
-                thresholds={"MTS-Flow": model.card.threshold},
-                cycles=example_views(model, data, offline),
-                tables=replayed.tables(),
-                title="robotwatch demo",
-            )
+            index = write_model_report(report, model, data, replayed.tables(), "robotwatch demo", device)
     console.print(f"[bold green]done[/] in {time.monotonic() - started:.0f} s: open {index}")
     console.print(
         f"next: robotwatch serve --model {model_path} --bootstrap-servers <your Kafka> "

@@ -77,19 +77,10 @@ def replay(
             out.print(renderable)
     if report is not None:
         with user_errors(), console.status("writing the report"):
-            from robotwatch.evaluation.examples import example_views
-            from robotwatch.evaluation.protocol import evaluate_model
-            from robotwatch.evaluation.report import write_report
+            from robotwatch.evaluation.examples import write_model_report
 
-            offline = evaluate_model(trained, data, device)
-            index = write_report(
-                report,
-                {"MTS-Flow": offline.results},
-                thresholds={"MTS-Flow": trained.card.threshold},
-                cycles=example_views(trained, data, offline),
-                tables=summary.tables(),
-                title=f"robotwatch replay of {data.name}",
-            )
+            title = f"robotwatch replay of {data.name}"
+            index = write_model_report(report, trained, data, summary.tables(), title, device)
         console.print(f"[bold green]report[/] {index}")
 
 

@@ -4,13 +4,15 @@ with the events."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from rich.table import Table
 
 from replay.schema import Category
-from robotwatch.evaluation.protocol import MethodResult
-from robotwatch.evaluation.report import CycleView, top_signal, typical_examples
+from robotwatch.evaluation.protocol import MethodResult, evaluate_model
+from robotwatch.evaluation.report import CycleView, top_signal, typical_examples, write_report
 from robotwatch.mtsflow.data import iter_cycles, pad_batch, training_cycles
 from robotwatch.mtsflow.model_file import TrainedModel
 
@@ -71,3 +73,18 @@ def example_views(
             )
         )
     return views
+
+
+def write_model_report(
+    folder: Path, model: TrainedModel, data: Path, tables: Sequence[Table], title: str, device: str = "auto"
+) -> Path:
+    """Score the file's test cycles with the model and write the report with example cycles."""
+    offline = evaluate_model(model, data, device)
+    return write_report(
+        folder,
+        {"MTS-Flow": offline.results},
+        thresholds={"MTS-Flow": model.card.threshold},
+        cycles=example_views(model, data, offline),
+        tables=tables,
+        title=title,
+    )

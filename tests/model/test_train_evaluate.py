@@ -18,6 +18,7 @@ from replay.schema import ANOMALY_CATEGORIES, SIGNAL_GROUPS, SIGNALS
 from robotwatch.cli.main import app
 from robotwatch.mtsflow.model_file import ModelFileError, load_model, save_model
 from rwcore.thresholds import threshold_at_fpr
+from tests.conftest import TINY_TRAINING
 
 runner = CliRunner()
 
@@ -56,22 +57,7 @@ def test_training_is_reproducible_for_a_seed(small_cell: Path, tiny_model: Path,
     out = tmp_path / "again.rwmodel"
     result = runner.invoke(
         app,
-        [
-            "train",
-            str(small_cell),
-            "--out",
-            str(out),
-            "--epochs",
-            "2",
-            "--batch-size",
-            "8",
-            "--rate",
-            "50",
-            "--device",
-            "cpu",
-            "--seed",
-            "5",
-        ],
+        ["train", str(small_cell), "--out", str(out), *TINY_TRAINING],
     )
     assert result.exit_code == 0, result.output
     assert load_model(out).model_id == load_model(tiny_model).model_id
