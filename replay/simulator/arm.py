@@ -9,7 +9,7 @@ cylinder radius of 0.6 m instead of 0.06 m).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -89,15 +89,25 @@ class Arm:
 
     Frame i is attached to link i; joint i turns about the z axis of frame i-1. `links[i]`
     is the body of link i+1 in frame i+1 (the tool flange is frame 6).
+
+    Joint angles are the robot's own (those its controller logs): the DH angle of joint i is
+    sign[i] * q[i] + offset[i]. A robot maker counts its joints as it likes (the voraus-AD
+    arm turns joint 2 against the DH direction of a UR-type arm), and every torque, speed and
+    Jacobian here is then in the robot's convention too.
     """
 
     d: np.ndarray
     a: np.ndarray
     alpha: np.ndarray
     links: tuple[Body, ...]
+    sign: np.ndarray = field(default_factory=lambda: np.ones(6))
+    offset: np.ndarray = field(default_factory=lambda: np.zeros(6))
 
     def with_body(self, link: int, body: Body) -> Arm:
         """The arm with `body` fixed to link `link` (1..6)."""
         links = list(self.links)
         links[link - 1] = combine(links[link - 1], body)
-        return Arm(self.d, self.a, self.alpha, tuple(links))
+        return Arm(self.d, self.a, self.alpha, tuple(links), self.sign, self.offset)
+
+    def with_links(self, links: tuple[Body, ...]) -> Arm:
+        return Arm(self.d, self.a, self.alpha, links, self.sign, self.offset)

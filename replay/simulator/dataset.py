@@ -20,7 +20,7 @@ from replay.simulator.profile import CellProfile
 from replay.simulator.simulate import Simulator, Truth
 from replay.writer import VorausWriter
 
-BATCH = 16  # cycles integrated together: the closed loop costs per step, hardly per cycle
+BATCH = 32  # cycles integrated together: the closed loop costs per step, hardly per cycle
 
 _ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
 TRUTH_SCHEMA = pa.schema([pa.field(f.name, _ARROW_TYPES[str(f.type)]) for f in fields(Truth)])
@@ -68,6 +68,7 @@ def write_dataset(
                 counts[truth.category_name] = counts.get(truth.category_name, 0) + 1
             rows = [asdict(truth) for _, truth in results]
             truth_writer.write_table(pa.Table.from_pylist(rows, schema=TRUTH_SCHEMA))
+            del results, rows  # before the next batch is simulated, not after
             if progress is not None:
                 progress(len(batch))
     return Summary(path, truth_file, len(variants), rows_written, counts)

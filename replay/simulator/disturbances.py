@@ -1,4 +1,4 @@
-"""Forces from outside the arm: collisions, a cable tied to it, and the stand it sits on.
+"""Forces from outside the arm: collisions, a cable tied along it, and the stand it sits on.
 
 Each returns joint torques (T, 6) that act on the arm; they enter the closed loop, so the
 controller has to fight them and the joints really deflect. They are evaluated along the
@@ -9,10 +9,12 @@ tension or a base acceleration hardly changes over such a distance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal
 
+from replay.simulator.arm import Body
 from replay.simulator.dynamics import lerp
 from replay.simulator.kinematics import Frames, body_point, matvec, point_jacobian
 from replay.simulator.profile import Cable, Collision, Platform
@@ -66,18 +68,36 @@ def collision(
     return torque, Event(start * dt, stop * dt)
 
 
-def cable(frames: Frames, qd: np.ndarray, spec: Cable) -> np.ndarray:
-    """A cable from a fixed anchor to the arm: tension only while stretched, with damping."""
-    point = body_point(frames, spec.link, np.array(spec.point))
-    jv, _ = point_jacobian(frames, spec.link, point)
-    velocity = matvec(jv, qd)
-    away = point - np.array(spec.anchor)
-    distance = np.linalg.norm(away, axis=1)
-    along = away / distance[:, None]
-    stretch_rate = (velocity * along).sum(axis=1)
-    stretch = distance - spec.length
-    tension = np.where(stretch > 0, spec.stiffness * stretch + spec.damping * stretch_rate, 0.0)
-    return matvec(np.swapaxes(jv, 1, 2), -np.maximum(tension, 0.0)[:, None] * along)
+def cable_bodies(spec: Cable) -> list[tuple[int, Body]]:
+    """The cable's weight: each straight run a thin rod on the link it is tied to."""
+    bodies = []
+    for run in spec.runs:
+        start, end = np.array(run.start), np.array(run.end)
+        length = float(np.linalg.norm(end - start))
+        mass = spec.mass_per_m * length
+        axis = (end - start) / length
+        inertia = mass * length**2 / 12 * (np.eye(3) - np.outer(axis, axis))
+        bodies.append((run.link, Body(mass, (start + end) / 2, inertia)))
+    return bodies
+
+
+def cable_bending(q: np.ndarray, qd: np.ndarray, rest: np.ndarray, spec: Cable) -> np.ndarray:
+    """Joint torques (T, 6) of a cable that spans joints and was tied on in pose `rest`:
+    bent away from its shape there, it pushes back like a spring, with internal damping."""
+    torque = np.zeros_like(q)
+    joints = np.array(spec.joints) - 1
+    torque[:, joints] = -spec.bending_stiffness * (q[:, joints] - rest[joints]) - spec.damping * qd[:, joints]
+    return torque
+
+
+@lru_cache(maxsize=16)
+def _stand_filter(
+    mass: float, frequency_hz: float, damping: float, dt: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Acceleration of the stand per force on it: s² / (m s² + c s + k), discretized (Tustin)."""
+    stiffness = mass * (2 * np.pi * frequency_hz) ** 2
+    viscous = 2 * damping * np.sqrt(stiffness * mass)
+    return signal.bilinear([1.0, 0.0, 0.0], [mass, viscous, stiffness], fs=1.0 / dt)
 
 
 def platform(
@@ -96,11 +116,7 @@ def platform(
     stand's acceleration then acts on every body of the arm as an inertial force -m a,
     i.e. on the joints as -(sum of m Jv)' a.
     """
-    mass = spec.mass + arm_mass
-    stiffness = mass * (2 * np.pi * frequency_hz) ** 2
-    viscous = 2 * damping * np.sqrt(stiffness * mass)
-    # acceleration of the stand per force on it: s² / (m s² + c s + k), discretized (Tustin)
-    b, a = signal.bilinear([1.0, 0.0, 0.0], [mass, viscous, stiffness], fs=1.0 / dt)
+    b, a = _stand_filter(spec.mass + arm_mass, frequency_hz, damping, dt)
     accel = np.zeros_like(base_force)
     accel[:, :2] = signal.lfilter(b, a, -base_force[:, :2], axis=0)
     return -matvec(np.swapaxes(momentum_jacobian, 1, 2), accel)

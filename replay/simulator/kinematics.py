@@ -15,15 +15,18 @@ from replay.simulator.arm import Arm
 
 @dataclass(frozen=True)
 class Frames:
-    """World poses of frames 0..6: rotations (T, 7, 3, 3) and origins (T, 7, 3)."""
+    """World poses of frames 0..6: rotations (T, 7, 3, 3) and origins (T, 7, 3), and the
+    sign of each joint's angle against its DH angle."""
 
     rot: np.ndarray
     pos: np.ndarray
+    sign: np.ndarray
 
     @property
     def z(self) -> np.ndarray:
-        """Joint axes: z of frames 0..5 is the axis of joints 1..6, (T, 6, 3)."""
-        return self.rot[:, :6, :, 2]
+        """Joint axes (T, 6, 3), each pointing the way its joint angle grows: z of frames
+        0..5 is the DH axis of joints 1..6."""
+        return self.rot[:, :6, :, 2] * self.sign[None, :, None]
 
 
 def forward(arm: Arm, q: np.ndarray) -> Frames:
@@ -35,8 +38,9 @@ def forward(arm: Arm, q: np.ndarray) -> Frames:
     pos[:, 0] = 0.0
     local = np.zeros((n, 3, 3))
     offset = np.empty((n, 3, 1))
+    theta = q * arm.sign + arm.offset
     for i in range(6):
-        c, s = np.cos(q[:, i]), np.sin(q[:, i])
+        c, s = np.cos(theta[:, i]), np.sin(theta[:, i])
         ca, sa = np.cos(arm.alpha[i]), np.sin(arm.alpha[i])
         local[:, 0, 0], local[:, 0, 1], local[:, 0, 2] = c, -s * ca, s * sa
         local[:, 1, 0], local[:, 1, 1], local[:, 1, 2] = s, c * ca, -c * sa
@@ -44,7 +48,7 @@ def forward(arm: Arm, q: np.ndarray) -> Frames:
         offset[:, 0, 0], offset[:, 1, 0], offset[:, 2, 0] = arm.a[i] * c, arm.a[i] * s, arm.d[i]
         np.matmul(rot[:, i], local, out=rot[:, i + 1])
         pos[:, i + 1] = pos[:, i] + (rot[:, i] @ offset)[:, :, 0]
-    return Frames(rot, pos)
+    return Frames(rot, pos, np.asarray(arm.sign, dtype=float))
 
 
 def matvec(a: np.ndarray, x: np.ndarray) -> np.ndarray:

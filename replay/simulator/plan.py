@@ -31,8 +31,9 @@ def parse_categories(text: str) -> tuple[Category, ...]:
     known = {c.name: c for c in ANOMALY_CATEGORIES}
     unknown = [w for w in words if w not in known]
     if unknown or not words:
+        which = f"categor{'y' if len(unknown) == 1 else 'ies'}"
         raise ValueError(
-            f"unknown anomaly categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown) or repr(text)}; "
+            f"unknown anomaly {which} {', '.join(unknown) or repr(text)}; "
             f"use all, none, or names from: {', '.join(c.name.lower() for c in ANOMALY_CATEGORIES)}"
         )
     return tuple(dict.fromkeys(known[w] for w in words))

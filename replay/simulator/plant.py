@@ -14,7 +14,7 @@ from replay.schema import Action
 from replay.simulator import disturbances
 from replay.simulator.arm import Arm, Body
 from replay.simulator.disturbances import Event
-from replay.simulator.dynamics import arm_terms, body_terms, lerp
+from replay.simulator.dynamics import arm_terms_pair, body_terms
 from replay.simulator.kinematics import forward, motion
 from replay.simulator.profile import CellProfile
 from replay.simulator.program import Program
@@ -22,7 +22,7 @@ from replay.simulator.scenario import Scenario
 
 RAMP_S = 0.03  # a can's weight moves onto or off the cup over this time
 STRIDE = 5  # controller steps between two evaluations of the rigid-body terms
-FRICTION_SMOOTHING = 0.01  # rad/s: the controller's Coulomb model ramps up over this speed
+MOVING = 1e-6  # rad/s: a commanded speed below this counts as standing (LIN moves leave ~1e-17)
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,17 @@ def _ramp(n: int, dt: float, on: int, off: int) -> np.ndarray:
     return np.minimum(rise, fall)
 
 
+def last_direction(qd: np.ndarray) -> np.ndarray:
+    """Sign (T, 6) of each axis's commanded speed, held through standstill at the sign of
+    its last move (before its first move: the sign of that move)."""
+    sign = np.sign(qd) * (np.abs(qd) > MOVING)
+    steps = np.arange(len(qd))[:, None]
+    last = np.maximum.accumulate(np.where(sign != 0, steps, -1), axis=0)
+    first = np.argmax(sign != 0, axis=0)
+    held = np.take_along_axis(sign, np.maximum(last, 0), axis=0)
+    return np.where(last >= 0, held, sign[first, np.arange(qd.shape[1])])
+
+
 def can_body(profile: CellProfile) -> Body:
     """A gripped can of 1 kg: a solid cylinder hanging below the suction cup."""
     tool = profile.tool
@@ -76,6 +87,7 @@ def _payloads(
     up_start, _ = program.span(Action.UP_PICK_LIN)
     _, down_end = program.span(Action.DOWN_PLACE_LIN)
     valve = np.zeros(n, dtype=bool)
+    valve[: program.previous_release] = True  # the previous cycle's can, until it is released
     if scenario.vacuum:
         valve[program.vacuum_on : program.vacuum_off] = True
     # the model follows the program's valve commands, so it keeps the can when the gripper
@@ -91,15 +103,21 @@ def _payloads(
         held_until = at + round(profile.tool.release_s / dt)
         event = Event(at * dt, held_until * dt)
     can = profile.tool.can_mass if scenario.can_mass is None else scenario.can_mass
-    true_mass = np.zeros(n)
+    true_mass = profile.tool.can_mass * _ramp(n, dt, 0, program.previous_set_down)
     if scenario.vacuum and scenario.can_present:
-        true_mass = can * _ramp(n, dt, up_start, held_until)
+        true_mass = true_mass + can * _ramp(n, dt, up_start, held_until)
     return true_mass, model_mass.astype(float), valve, event
 
 
 def build_plant(
-    profile: CellProfile, arm: Arm, program: Program, scenario: Scenario, rng: np.random.Generator
+    profile: CellProfile,
+    arm: Arm,
+    model_arm: Arm,
+    program: Program,
+    scenario: Scenario,
+    rng: np.random.Generator,
 ) -> Plant:
+    """`arm`: the real arm; `model_arm`: the controller's model of it (same kinematics)."""
     dt = program.dt
     q, qd, qdd = program.q, program.qd, program.qdd
     n = program.n_steps
@@ -109,10 +127,10 @@ def build_plant(
     coarse = np.unique(np.append(np.arange(0, n, STRIDE), n - 1))
     frames = forward(arm, q[coarse])
     mot = motion(frames, qd[coarse], np.zeros((len(coarse), 6)))
-    rigid = arm_terms(frames, mot, arm).resampled(fine, coarse)
+    rigid, modelled = (terms.resampled(fine, coarse) for terms in arm_terms_pair(frames, mot, arm, model_arm))
     can = body_terms(frames, mot, 6, can_body(profile)).resampled(fine, coarse)
     true_mass, model_mass, valve, event = _payloads(profile, program, scenario, rng)
-    model = rigid + can.scaled(model_mass)
+    model = modelled + can.scaled(model_mass)
     true = rigid + can.scaled(true_mass)
     if scenario.weight is not None:
         axis, kg = scenario.weight
@@ -127,7 +145,11 @@ def build_plant(
         )
         external += torque
     if scenario.cable:
-        external += lerp(disturbances.cable(frames, qd[coarse], profile.anomalies.cable), fine, coarse)
+        spec = profile.anomalies.cable
+        for link, body in disturbances.cable_bodies(spec):
+            true = true + body_terms(frames, mot, link, body).resampled(fine, coarse)
+        # the cable was tied on while the arm stood where every cycle starts
+        external += disturbances.cable_bending(q, qd, q[program.lead_in], spec)
     stand = profile.anomalies.platform
     frequency, damping = scenario.platform or (stand.frequency_hz, stand.damping)
     arm_mass = sum(body.mass for body in arm.links)
@@ -140,11 +162,13 @@ def build_plant(
     computed_torque = model.torque(qdd)
     load = np.abs(true.torque(qdd) - external)
     coulomb = scenario.friction_scale * (np.array(friction.coulomb) + np.array(friction.load) * load)
-    # the controller's friction model: nominal Coulomb (smoothed around standstill) and
-    # viscous friction along the commanded speed
+    # the controller's friction model: nominal Coulomb friction against the commanded
+    # direction, held at standstill in the direction of the last move (hysteresis: it keeps
+    # pressing the way the axis last went, so a standing axis holds a current by its
+    # history), and viscous friction along the commanded speed
     share = profile.controller.friction_compensation
     modelled_friction = share * (
-        np.array(friction.coulomb) * np.tanh(qd / FRICTION_SMOOTHING) + np.array(friction.viscous) * qd
+        np.array(friction.coulomb) * last_direction(qd) + np.array(friction.viscous) * qd
     )
     return Plant(
         q_ref=q,

@@ -26,6 +26,17 @@ from pydantic import (
 )
 
 from replay.simulator.arm import Arm, Body, inertia_problems
+from replay.simulator.profile_anomalies import AnomalySection, Cable, Collision, Platform
+
+__all__ = [
+    "Cable",
+    "CellProfile",
+    "Collision",
+    "Platform",
+    "ProfileError",
+    "builtin_profiles",
+    "load_profile",
+]
 
 Vec3 = Annotated[list[float], Field(min_length=3, max_length=3)]
 Vec6 = Annotated[list[float], Field(min_length=6, max_length=6)]
@@ -56,7 +67,26 @@ class ArmSection(_Section):
     dh_d: Vec6
     dh_a: Vec6
     dh_alpha: Vec6
+    joint_sign: Vec6 = Field(description="+1 or -1: the robot's joint angle against the DH angle")
+    joint_offset: Vec6 = Field(description="DH angle at the robot's zero of each joint, rad")
     links: Annotated[list[Link], Field(min_length=6, max_length=6)]
+
+    @model_validator(mode="after")
+    def _signs(self) -> ArmSection:
+        if any(s not in (-1.0, 1.0) for s in self.joint_sign):
+            raise ValueError(f"joint_sign must hold +1 or -1 for each joint, got {self.joint_sign}")
+        return self
+
+
+class ModelSection(_Section):
+    """The controller's dynamic model (computed_torque, computed_inertia, the feed-forward):
+    the arm's links and the tool, each with its mass scaled and its centre of mass moved,
+    as a model identified once from CAD data differs from the arm it drives."""
+
+    mass_scale: Annotated[list[PositiveFloat], Field(min_length=7, max_length=7)] = Field(
+        description="links 1..6 and the tool"
+    )
+    com_shift: Annotated[list[Vec3], Field(min_length=7, max_length=7)] = Field(description="m, own frame")
 
 
 class ToolSection(_Section):
@@ -81,22 +111,37 @@ class DriveSection(_Section):
     rotor_inertia: PosVec6 = Field(description="motor side, kg·m²")
     max_current: PosVec6 = Field(description="A")
     gear_stiffness: PosVec6 = Field(description="torsional, link side, N·m/rad")
+    torque_offset: Vec6 = Field(description="the drive's torque estimate minus kt·iq, link side, N·m")
+    torque_constant_ripple: NonNegVec6 = Field(
+        description="relative ripple of the torque constant the drive's estimate uses, with the rotor angle"
+    )
+    torque_cogging: NonNegVec6 = Field(
+        description="cogging map in the drive's torque estimate, link side, N·m"
+    )
+    current_bandwidth_hz: PositiveFloat = Field(description="of the drives' current loops")
+    decoupling: float = Field(ge=0, le=1, description="share of the dq cross-coupling the drive cancels")
 
 
 class FrictionSection(_Section):
     coulomb: NonNegVec6 = Field(description="link side, N·m")
     viscous: NonNegVec6 = Field(description="link side, N·m·s/rad")
     load: NonNegVec6 = Field(description="Coulomb friction added per N·m of transmitted torque")
+    stiction: float = Field(ge=1, description="breakaway torque of a standing axis over its Coulomb friction")
 
 
 class ControllerSection(_Section):
     rate_hz: PositiveFloat
     bandwidth_hz: PosVec6
-    damping: PositiveFloat
+    damping: PosVec6
     integral_hz: NonNegativeFloat = Field(description="corner of the integral action")
-    friction_compensation: float = Field(ge=0, le=1, description="share of the nominal friction fed forward")
+    friction_compensation: float = Field(
+        ge=0, le=1.5, description="share of the nominal friction fed forward"
+    )
     payload_switching: bool = Field(description="the model carries the normal can while the vacuum is on")
     action_delay_s: NonNegativeFloat = Field(description="the action label lags the motion it names")
+    encoder_latency_steps: int = Field(
+        ge=0, le=20, description="age of encoder and torque sensor readings when they arrive, steps"
+    )
 
 
 class MotionSection(_Section):
@@ -109,13 +154,11 @@ class MotionSection(_Section):
 
 
 class CellSection(_Section):
-    scan_joints: Vec6
-    seed_joints: Vec6
+    over_place_joints: Vec6 = Field(description="taught pose above the place position; cycles start there")
+    scan_joints: Vec6 = Field(description="taught pose where the camera looks for the can")
     can_position: Vec3 = Field(description="top of the can at the centre of the pick area, base frame, m")
     can_spread: Annotated[list[NonNegativeFloat], Field(min_length=2, max_length=2)]
-    place_position: Vec3
     approach_height: PositiveFloat
-    tool_yaw: float
     dwell_s: Dwell = Field(description="mean standing time of VOID_1..VOID_8")
     dwell_jitter_s: Dwell
 
@@ -139,13 +182,20 @@ class NoiseSection(_Section):
     joint_position: NonNegativeFloat
     joint_velocity: NonNegativeFloat
     current: NonNegativeFloat
-    current_per_speed: NonNegativeFloat = Field(
-        description="extra d-current ripple per rad/s of link speed, A"
+    current_per_rate: NonNegativeFloat = Field(description="current noise per A/s of the current's change, A")
+    current_ripple: NonNegVec6 = Field(description="ripple of the measured dq currents per A of iq, moving")
+    current_ripple_speed: NonNegVec6 = Field(
+        description="ripple of the dq currents per rad/s of link speed, A"
     )
     voltage: NonNegativeFloat
+    encoder_periods: int = Field(ge=1, description="signal periods per turn of the link encoder")
+    encoder_interpolation: NonNegativeFloat = Field(description="amplitude of its interpolation error, rad")
+    torque_ripple_speed: NonNegVec6 = Field(description="gear and motor torque ripple per rad/s, N·m")
+    torque_ripple_load: NonNegVec6 = Field(description="the same per N·m of transmitted torque, moving")
     torque_sensor: NonNegVec6
     torque_sensor_lsb: PosVec6
     torque_sensor_offset: Vec6 = Field(description="sensor a reads +offset/2, sensor b -offset/2, N·m")
+    torque_sensor_zero: Vec6 = Field(description="both sensors read this much at no load, N·m")
     robot_voltage: NonNegativeFloat
     robot_voltage_lsb: PositiveFloat
     supply_voltage: NonNegativeFloat
@@ -158,54 +208,25 @@ class NoiseSection(_Section):
     time_jitter_s: NonNegativeFloat
 
 
+class StructureSection(_Section):
+    """The first bending mode of the arm seen from each joint: excited by the jerk of the
+    commanded motion, it rings in the link-side torques and the link encoders."""
+
+    frequency_hz: PosVec6
+    damping: PositiveFloat
+    share: Annotated[list[float], Field(min_length=6, max_length=6)] = Field(
+        description="share (0..1) of the joint's inertia that swings with the mode"
+    )
+
+
 class VariationSection(_Section):
     friction: NonNegativeFloat = Field(description="relative std of the friction of a cycle")
+    friction_drift: float = Field(
+        description="relative change of friction from the first to the last recorded cycle (gears warm up)"
+    )
     noise: NonNegativeFloat = Field(description="relative std of the noise level of a cycle")
     sensor_offset: NonNegativeFloat = Field(description="std of the torque sensor zero of a cycle, N·m")
     supply: NonNegativeFloat = Field(description="std of the supply voltage of a cycle, V")
-
-
-class Collision(_Section):
-    force: PositiveFloat = Field(description="peak contact force, N")
-    duration: PositiveFloat = Field(description="s")
-    link: int = Field(ge=1, le=6)
-    point: Vec3 = Field(description="contact point in the link frame, m")
-    standing: float = Field(ge=0, le=1, description="share of the events that hit the arm while it stands")
-
-
-class Cable(_Section):
-    stiffness: PositiveFloat = Field(description="N/m")
-    damping: NonNegativeFloat = Field(description="N·s/m")
-    length: PositiveFloat = Field(description="unstretched, from anchor to the arm, m")
-    anchor: Vec3 = Field(description="base frame, m")
-    link: int = Field(ge=1, le=6)
-    point: Vec3
-
-
-class Platform(_Section):
-    mass: PositiveFloat = Field(description="moving mass of the stand without the arm, kg")
-    frequency_hz: PositiveFloat = Field(description="a firm stand (every cycle)")
-    damping: PositiveFloat
-    wobbling_frequency_hz: PositiveFloat = Field(description="the stand of WOBBLING_STATION")
-    wobbling_damping: dict[str, PositiveFloat]
-
-
-class InvalidPosition(_Section):
-    offset: Annotated[list[float], Field(min_length=2, max_length=2)]
-    yaw: float
-    delay_s: NonNegativeFloat
-    delay_jitter_s: NonNegativeFloat
-
-
-class AnomalySection(_Section):
-    friction_increase: dict[str, PositiveFloat]
-    weight_point: Annotated[list[Vec3], Field(min_length=6, max_length=6)]
-    commutation_deg: dict[str, PositiveFloat]
-    collisions: dict[str, Collision]
-    cable: Cable
-    can_mass: dict[str, PositiveFloat]
-    invalid_position: InvalidPosition
-    platform: Platform
 
 
 class CellProfile(_Section):
@@ -217,9 +238,11 @@ class CellProfile(_Section):
     friction: FrictionSection
     controller: ControllerSection
     motion: MotionSection
+    model: ModelSection
     cell: CellSection
     electrical: ElectricalSection
     noise: NoiseSection
+    structure: StructureSection
     variation: VariationSection
     anomalies: AnomalySection
 
@@ -235,15 +258,30 @@ class CellProfile(_Section):
             raise ValueError("inertial parameters that no real body has: " + "; ".join(problems))
         return self
 
-    def arm_model(self) -> Arm:
-        """The arm with the tool (gripper and camera) fixed to its flange, without a can."""
+    def _arm(self, mass_scale: list[float], com_shift: list[list[float]]) -> Arm:
+        bodies = [link.body() for link in self.arm.links]
+        bodies.append(Body.from_six(self.tool.mass, self.tool.com, self.tool.inertia))
+        bodies = [
+            Body(b.mass * k, b.com + np.array(shift), b.inertia * k)
+            for b, k, shift in zip(bodies, mass_scale, com_shift, strict=True)
+        ]
         arm = Arm(
             np.array(self.arm.dh_d),
             np.array(self.arm.dh_a),
             np.array(self.arm.dh_alpha),
-            tuple(link.body() for link in self.arm.links),
+            tuple(bodies[:6]),
+            np.array(self.arm.joint_sign),
+            np.array(self.arm.joint_offset),
         )
-        return arm.with_body(6, Body.from_six(self.tool.mass, self.tool.com, self.tool.inertia))
+        return arm.with_body(6, bodies[6])
+
+    def arm_model(self) -> Arm:
+        """The arm with the tool (gripper and camera) fixed to its flange, without a can."""
+        return self._arm([1.0] * 7, [[0.0, 0.0, 0.0]] * 7)
+
+    def controller_arm(self) -> Arm:
+        """The arm as the controller's dynamic model has it."""
+        return self._arm(self.model.mass_scale, self.model.com_shift)
 
 
 class ProfileError(ValueError):

@@ -32,6 +32,8 @@ class Program:
     vacuum_on: int  # step at which the valve opens (start of VOID_4)
     vacuum_off: int  # step at which the valve closes (start of VOID_7)
     lead_in: int  # steps before the cycle: the end of the previous cycle, not in the table
+    previous_set_down: int  # step at which the previous cycle's can stands on the table
+    previous_release: int  # step at which the previous cycle's valve closes
 
     @property
     def n_steps(self) -> int:
@@ -49,8 +51,15 @@ def tool_down(yaw: float) -> np.ndarray:
     return np.array([[c, s, 0.0], [s, -c, 0.0], [0.0, 0.0, -1.0]])
 
 
-def reach(arm: Arm, tcp: np.ndarray, position: np.ndarray, yaw: float, seed: np.ndarray) -> np.ndarray:
-    """Joint positions that put the tool, pointing down, at `position`.
+def turn_about_vertical(rotation: np.ndarray, angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ rotation
+
+
+def reach(
+    arm: Arm, tcp: np.ndarray, position: np.ndarray, rotation: np.ndarray, seed: np.ndarray
+) -> np.ndarray:
+    """Joint positions that put the tool at `position` with `rotation`.
 
     The seed's base angle is first turned towards the target, so that Newton's method
     starts in the right half of the workspace and keeps the seed's elbow configuration.
@@ -58,8 +67,8 @@ def reach(arm: Arm, tcp: np.ndarray, position: np.ndarray, yaw: float, seed: np.
     seed = np.array(seed, dtype=float)
     tip = body_point(forward(arm, seed[None]), 6, tcp)[0]
     turn = _wrap(np.arctan2(position[1], position[0]) - np.arctan2(tip[1], tip[0]))
-    seed[[0, 5]] += turn
-    q = inverse(arm, tcp, position[None], tool_down(yaw), seed)[0]
+    seed[0] += turn * arm.sign[0]
+    q = inverse(arm, tcp, position[None], rotation, seed)[0]
     return seed + _wrap(q - seed)  # the equivalent angles nearest the seed
 
 
@@ -83,14 +92,40 @@ class Cell:
         self.tcp = np.array(profile.tool.tcp)
         self.motion = profile.motion
         cell = profile.cell
-        self.yaw = cell.tool_yaw
-        self.seed = np.array(cell.seed_joints)
         self.scan = np.array(cell.scan_joints)
         self.up = np.array([0.0, 0.0, cell.approach_height])
         self.can_position = np.array(cell.can_position)
-        place = np.array(cell.place_position)
-        self.over_place = reach(arm, self.tcp, place + self.up, self.yaw, self.seed)
-        self.place_down = self._lin(self.over_place, place)
+        # the taught poses are joint poses (as a teach pendant stores them); the tool keeps
+        # the orientation it has above the place position, turned with the base
+        self.over_place = np.array(cell.over_place_joints)
+        frames = forward(arm, self.over_place[None])
+        self.tool_rotation = frames.rot[0, 6]
+        tip = body_point(frames, 6, self.tcp)[0]
+        self.place_heading = float(np.arctan2(tip[1], tip[0]))
+        self.place_down = self._lin(self.over_place, tip - self.up)
+        self.lead_in = self._previous_end(profile)
+
+    def _previous_end(self, profile: CellProfile) -> tuple[list[Targets], int, int]:
+        """The end of the cycle before (a normal one, its can at the taught spot): the move to
+        the place position, setting the can down, releasing it, going up, standing. Every axis's last
+        move before the cycle is in it, and with it the friction, integrator and stiction
+        state a real cycle inherits, not an idealized rest."""
+        dwell = profile.cell.dwell_s
+        rotation = turn_about_vertical(
+            self.tool_rotation,
+            float(np.arctan2(self.can_position[1], self.can_position[0])) - self.place_heading,
+        )
+        over_pick = reach(self.arm, self.tcp, self.can_position + self.up, rotation, self.over_place)
+        moves = [
+            self._ptp(over_pick, self.over_place),
+            _stand(self.over_place, dwell[5], self.dt),
+            self.place_down,
+            _stand(self.place_down[0][-1], dwell[6], self.dt),
+            _reverse(self.place_down),
+            _stand(self.over_place, dwell[7], self.dt),
+        ]
+        lengths = np.cumsum([len(m[0]) for m in moves])
+        return moves, int(lengths[2]), int(lengths[3])
 
     def _lin(self, start: np.ndarray, goal: np.ndarray) -> Targets:
         """Straight tool move from joint pose `start` to position `goal`, on the step grid."""
@@ -112,9 +147,12 @@ class Cell:
         taught spot (picked with the tool turned by `yaw_offset`); `dwell_s`: the 8
         standing times."""
         pick = self.can_position + np.array([can_offset[0], can_offset[1], 0.0])
-        over_pick = reach(self.arm, self.tcp, pick + self.up, self.yaw + yaw_offset, self.seed)
+        heading = float(np.arctan2(pick[1], pick[0])) - self.place_heading
+        rotation = turn_about_vertical(self.tool_rotation, heading + yaw_offset)
+        over_pick = reach(self.arm, self.tcp, pick + self.up, rotation, self.over_place)
         pick_down = self._lin(over_pick, pick)
         place_up = _reverse(self.place_down)
+        previous, set_down, release = self.lead_in
         moves: list[Targets] = [
             _stand(self.over_place, dwell_s[0], self.dt),
             self._ptp(self.over_place, self.scan),
@@ -132,12 +170,11 @@ class Cell:
             place_up,
             _stand(self.over_place, dwell_s[7], self.dt),
         ]
-        # The cycle starts where the previous one ended: after UP_PLACE_LIN. That move runs
-        # first (lead-in, not written), so the cycle begins with the friction, integrator and
-        # stiction state a real cycle inherits, not from an idealized rest.
-        lead_in = len(place_up[0])
+        # The cycle starts where the previous one ended: after UP_PLACE_LIN. The end of the
+        # previous cycle runs first (lead-in, not written).
+        lead_in = sum(len(m[0]) for m in previous)
         lengths = [len(m[0]) for m in moves]
-        q, qd, qdd = (np.concatenate([place_up[i]] + [m[i] for m in moves]) for i in range(3))
+        q, qd, qdd = (np.concatenate([m[i] for m in previous] + [m[i] for m in moves]) for i in range(3))
         starts = lead_in + np.concatenate([[0], np.cumsum(lengths)[:-1]])
         action = np.concatenate(
             [
@@ -155,6 +192,8 @@ class Cell:
             vacuum_on=int(starts[Action.VOID_4]),
             vacuum_off=int(starts[Action.VOID_7]),
             lead_in=lead_in,
+            previous_set_down=set_down,
+            previous_release=release,
         )
 
 

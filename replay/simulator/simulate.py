@@ -22,7 +22,7 @@ from replay.simulator.kinematics import forward, motion
 from replay.simulator.plant import Plant, build_plant
 from replay.simulator.profile import CellProfile
 from replay.simulator.program import Cell, Program
-from replay.simulator.scenario import Scenario, draw_normal
+from replay.simulator.scenario import Scenario, draw_normal, recording_position
 from replay.simulator.sensors import measure
 
 RATES = (100, 500)
@@ -62,10 +62,11 @@ class _Prepared:
 
 
 def controller_gains(profile: CellProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PID gains from the wanted bandwidth and damping and the inertia each axis has at the
-    scan pose (model inertia plus rotor): kp = J w², kd = 2 zeta J w, ki = kp w_i."""
-    arm = profile.arm_model()
-    q = np.array(profile.cell.scan_joints)[None]
+    """PID gains from the wanted bandwidth and damping and the inertia each axis has in the
+    pose where cycles start (the controller's model inertia plus rotor): kp = J w²,
+    kd = 2 zeta J w, ki = kp w_i."""
+    arm = profile.controller_arm()
+    q = np.array(profile.cell.over_place_joints)[None]
     zero = np.zeros_like(q)
     frames = forward(arm, q)
     inertia = np.diagonal(arm_terms(frames, motion(frames, zero, zero), arm).mass_matrix[0]).copy()
@@ -74,7 +75,7 @@ def controller_gains(profile: CellProfile) -> tuple[np.ndarray, np.ndarray, np.n
     c = profile.controller
     omega = 2 * np.pi * np.array(c.bandwidth_hz)
     kp = inertia * omega**2
-    return kp, 2 * c.damping * inertia * omega, kp * 2 * np.pi * c.integral_hz
+    return kp, 2 * np.array(c.damping) * inertia * omega, kp * 2 * np.pi * c.integral_hz
 
 
 class Simulator:
@@ -87,6 +88,7 @@ class Simulator:
         self.seed = seed
         self.rate = rate
         self.arm = profile.arm_model()
+        self.model_arm = profile.controller_arm()
         self.cell = Cell(profile, self.arm)
         self.kp, self.kd, self.ki = controller_gains(profile)
         d = profile.drives
@@ -97,19 +99,30 @@ class Simulator:
 
     def _prepare(self, sample: int, variant: Variant) -> _Prepared:
         profile = self.profile
-        scenario = draw_normal(profile, self.rng(sample, 0))
+        recorded_at = recording_position(variant == Variant.PRE_A, self.rng(sample, 3))
+        scenario = draw_normal(profile, self.rng(sample, 0), recorded_at)
         anomaly_rng = self.rng(sample, 1)
         scenario = anomalies.apply(variant, scenario, profile, anomaly_rng)
         program = self.cell.program(scenario.can_offset, scenario.pick_yaw, scenario.dwell_s)
-        plant = build_plant(profile, self.arm, program, scenario, anomaly_rng)
+        plant = build_plant(profile, self.arm, self.model_arm, program, scenario, anomaly_rng)
         friction = np.array(profile.friction.viscous) * scenario.friction_scale
-        gains = Gains(self.kp, self.kd, self.ki, self.torque_limit, friction, np.cos(scenario.commutation))
+        gains = Gains(
+            self.kp,
+            self.kd,
+            self.ki,
+            self.torque_limit,
+            friction,
+            np.cos(scenario.commutation),
+            np.full(6, profile.friction.stiction),
+        )
         rng = self.rng(sample, 2)
         n, noise = program.n_steps, profile.noise
         meas = Noise(
             position=rng.normal(0.0, noise.joint_position * scenario.noise_scale, (n, 6)),
             velocity=rng.normal(0.0, noise.joint_velocity * scenario.noise_scale, (n, 6)),
             resolution=2 * np.pi / 2**noise.joint_encoder_bits,
+            periods=noise.encoder_periods,
+            interpolation=noise.encoder_interpolation,
         )
         return _Prepared(sample, variant, scenario, program, plant, gains, meas, rng)
 
@@ -120,6 +133,7 @@ class Simulator:
             [p.plant for p in prepared],
             [p.gains for p in prepared],
             [p.noise for p in prepared],
+            self.profile.controller.encoder_latency_steps,
             1.0 / self.profile.controller.rate_hz,
         )
         return [self._finish(p, r) for p, r in zip(prepared, responses, strict=True)]
@@ -201,7 +215,9 @@ def _intensity(profile: CellProfile, variant: Variant, scenario: Scenario) -> tu
     if category == Category.CAN_WEIGHT and scenario.can_mass is not None:
         return scenario.can_mass, "kg can"
     if category == Category.ENTANGLED:
-        return an.cable.stiffness, "N/m cable stiffness"
+        cable = an.cable
+        length = sum(float(np.linalg.norm(np.subtract(run.end, run.start))) for run in cable.runs)
+        return cable.mass_per_m * length, "kg of cable tied along the arm"
     if category == Category.INVALID_POSITION:
         return float(scenario.dwell_s[2]), "s standing before the pick"
     if category == Category.MOTOR_COMMUTATION:

@@ -28,7 +28,8 @@ cell = load_profile(profile)
 wall, cpu = time.perf_counter(), time.process_time()
 summary = write_dataset(out, cell, n_cycles=cycles, rate=rate, seed=0)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-peak = next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
+status = Path("/proc/self/status").read_text().splitlines()
+peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
 print(json.dumps({"wall": wall, "cpu": cpu, "rows": summary.rows, "peak_mb": peak / 1024}))
 """
 
@@ -48,9 +49,8 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=48)
     parser.add_argument("--profile", default="default")
     args = parser.parse_args()
-    print(
-        f"cell simulator, profile {args.profile!r}, one core (CPU {min(os.sched_getaffinity(0))}), one BLAS thread"
-    )
+    cpu = min(os.sched_getaffinity(0))
+    print(f"cell simulator, profile {args.profile!r}, one core (CPU {cpu}), one BLAS thread")
     print(
         f"{'rate':>6} {'cycles':>7} {'rows':>9} {'cycles/s wall':>14} {'cycles/s cpu':>13} {'peak RSS':>10}"
     )

@@ -65,20 +65,23 @@ def test_time_restarts_each_cycle_and_ticks_like_the_real_controller(batch) -> N
 
 def test_the_robot_stands_still_during_camera_detection_and_gripping(cycle) -> None:
     for action in (Action.VOID_2, Action.VOID_4):
-        r = standing(cycle, action)
+        r = standing(cycle, action)[15:]  # the slow axes still settle the first rows
         assert np.all(sig(cycle, "target_velocity_1")[r] == 0)
         for axis in range(1, 7):
             assert np.ptp(sig(cycle, f"target_position_{axis}")[r]) == 0
-            # stiction holds the arm; at most the integrator lets it creep the last bit
-            assert np.max(np.abs(sig(cycle, f"motor_velocity_{axis}")[r])) < 0.01
+            # stiction holds the arm; at most the integral pulls it back the last bit
+            assert np.max(np.abs(sig(cycle, f"motor_velocity_{axis}")[r])) < 0.05
+            # stiction stops an axis within breakaway torque / kp of its target (a few mrad)
             error = sig(cycle, f"joint_position_{axis}")[r] - sig(cycle, f"target_position_{axis}")[r]
-            assert np.max(np.abs(error)) < 2e-3
+            assert np.max(np.abs(error)) < 8e-3
 
 
 def test_a_settled_standing_arm_does_not_move_at_all(cycle) -> None:
     """The motor encoder stands still (zero speed) once the arm has settled, as in the real
-    recording's first second; only the link encoder's noise remains."""
-    r = standing(cycle, Action.VOID_1)[20:]
+    recording's first second; only the link encoder's noise remains. The camera's long
+    standing time is settled at its end (the integral may pull an axis back against
+    stiction early in it)."""
+    r = standing(cycle, Action.VOID_2)[-60:]
     for axis in range(1, 7):
         assert np.all(sig(cycle, f"motor_velocity_{axis}")[r] == 0)
         assert 0.0005 < np.std(sig(cycle, f"joint_velocity_{axis}")[r]) < 0.005
@@ -90,8 +93,10 @@ def test_signals_mean_what_their_names_say(profile, cycle) -> None:
         kt = d.torque_constant[axis - 1] * d.gear_ratio[axis - 1]
         iq, torque = sig(cycle, f"motor_iq_{axis}"), sig(cycle, f"motor_torque_{axis}")
         id_ = sig(cycle, f"motor_id_{axis}")
-        # the drive's torque is kt times its current (here: no commutation error)
-        np.testing.assert_allclose(torque, kt * iq, atol=1e-4 * kt + 1e-3)
+        # the drive's torque estimate: kt times its current, through its angle-dependent
+        # torque map and cogging map, plus its offset (here: no commutation error)
+        bound = d.torque_constant_ripple[axis - 1] * kt * np.abs(iq) + d.torque_cogging[axis - 1] + 1e-3
+        assert np.all(np.abs(torque - kt * iq - d.torque_offset[axis - 1]) <= bound + 1e-5 * np.abs(torque))
         np.testing.assert_allclose(
             sig(cycle, f"power_motor_mech_{axis}"),
             torque * sig(cycle, f"motor_velocity_{axis}"),
@@ -109,11 +114,12 @@ def test_signals_mean_what_their_names_say(profile, cycle) -> None:
         electrical, volt_amps = sig(cycle, f"power_motor_el_{axis}"), sig(cycle, f"motor_voltage_{axis}") * iq
         ratio = np.sum(electrical * volt_amps) / np.sum(volt_amps**2)
         assert ratio == pytest.approx(np.sqrt(1.5), rel=0.05)
-        assert np.abs(id_).mean() < 0.05
-        # the joint follows its target; the motor side is deflected by the load
+        # no commutation error: the d current only ripples with the q current
+        assert np.abs(id_).mean() < 0.05 + 0.1 * np.abs(iq).mean()
+        # the joint follows its target (the encoders' latency makes it trail by ~10 ms)
         assert (
             np.max(np.abs(sig(cycle, f"joint_position_{axis}") - sig(cycle, f"target_position_{axis}")))
-            < 0.02
+            < 0.05
         )
     # the motor draws electrical power for mechanical work: more while moving than at rest
     moving, still = cycle.active == 1, cycle.action == Action.VOID_2
@@ -123,11 +129,20 @@ def test_signals_mean_what_their_names_say(profile, cycle) -> None:
     assert sig(cycle, "io_current")[vacuum].mean() > sig(cycle, "io_current")[~vacuum].mean() + 0.05
 
 
-def test_the_model_torque_matches_the_sensed_torque_of_a_normal_cycle_at_rest(cycle) -> None:
-    r = standing(cycle, Action.VOID_2)[20:]
-    for axis in (2, 3):
-        sensed = 0.5 * (sig(cycle, f"torque_sensor_a_{axis}") + sig(cycle, f"torque_sensor_b_{axis}"))[r]
-        assert sensed.mean() == pytest.approx(sig(cycle, f"computed_torque_{axis}")[r].mean(), abs=0.6)
+def test_the_controllers_model_is_off_by_a_share_that_changes_with_the_pose(cycle) -> None:
+    """computed_torque is the controller's model, 5-30 % off the sensed torque at rest, by
+    a share that differs from pose to pose (the links' errors weigh differently)."""
+    shares = []
+    for action in (Action.VOID_1, Action.VOID_2, Action.VOID_4):
+        r = standing(cycle, action)[5:]
+        share = []
+        for axis in (2, 3):
+            sensed = 0.5 * (sig(cycle, f"torque_sensor_a_{axis}") + sig(cycle, f"torque_sensor_b_{axis}"))[r]
+            share.append(sig(cycle, f"computed_torque_{axis}")[r].mean() / sensed.mean() - 1.0)
+        shares.append(share)
+    shares_a = np.array(shares)
+    assert np.all((np.abs(shares_a) > 0.05) & (np.abs(shares_a) < 0.3)), shares_a
+    assert np.ptp(shares_a[:, 1]) > 0.02  # pose-dependent
 
 
 def test_a_seed_gives_the_same_cycles_and_a_cycle_does_not_depend_on_its_batch(profile, batch) -> None:

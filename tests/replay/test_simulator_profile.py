@@ -15,7 +15,9 @@ from replay.simulator.simulate import Simulator
 def test_built_in_profiles_describe_two_different_cells() -> None:
     assert {"default", "ur5-cell"} <= set(builtin_profiles())
     default, small = load_profile("default"), load_profile("ur5-cell")
-    assert default.arm.model.startswith("UR10") and small.arm.model.startswith("UR5")
+    assert default.arm.model.startswith("voraus-like") and small.arm.model.startswith("UR5")
+    # each cell counts its joints its own way: the voraus arm turns joint 2 against UR's
+    assert default.arm.joint_sign[1] == -1.0 and small.arm.joint_sign == [1.0] * 6
     assert sum(link.mass for link in small.arm.links) < sum(link.mass for link in default.arm.links)
     assert small.electrical.brake_voltage != default.electrical.brake_voltage
     # the small cell inherits what it does not set from the default profile
@@ -50,7 +52,8 @@ def test_a_user_profile_overrides_single_values_of_its_base(tmp_path: Path) -> N
         ('base = "elsewhere"\n', "no profile 'elsewhere'"),
         ("name = 'x'\n", "arm: Field required"),
         (
-            'base = "default"\n[[arm.links]]\nmass = 1.219\ncom = [0, 0, 0]\ninertia = [0.111, 0.111, 0.219, 0, 0, 0]\nradius = 0.1\n',
+            'base = "default"\n[[arm.links]]\nmass = 1.219\ncom = [0, 0, 0]\n'
+            "inertia = [0.111, 0.111, 0.219, 0, 0, 0]\nradius = 0.1\n",
             "arm.links",
         ),
     ],
@@ -69,7 +72,7 @@ def test_inertia_no_body_can_have_is_refused(tmp_path: Path) -> None:
     default = (Path(__file__).resolve().parents[2] / "replay" / "profiles" / "default.toml").read_text()
     # the UR5 URDF's wrist: 1.219 kg with 0.111 kg·m², as if it were 1.2 m wide
     bad = default.replace(
-        "inertia = [0.0030, 0.0022, 0.0026, 0.0, 0.0, -0.0002]",
+        "inertia = [0.0045, 0.0033, 0.0039, 0.0, 0.0, -0.0003]",
         "inertia = [0.111, 0.111, 0.219, 0.0, 0.0, 0.0]",
         1,
     )
