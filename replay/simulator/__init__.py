@@ -3,11 +3,12 @@
     profile = load_profile("default")            # or a TOML file describing your cell
     write_dataset("cell.parquet", profile, n_cycles=60, seed=0)
 
-Modules, in the order a cycle passes through them: profile (the cell's parameters), arm,
-kinematics, dynamics (rigid bodies), trajectory and program (the commanded motion),
-scenario and anomalies (what differs in this cycle), disturbances and plant (forces and
-the arm as the controller meets it), controller (the closed loop), drive and sensors (the
-130 signals), simulate (one cycle, ground truth), plan and dataset (the split and files).
+Modules, in the order a cycle passes through them: profile and profile_anomalies (the
+cell's parameters), arm, kinematics, dynamics (rigid bodies), trajectory and program (the
+commanded motion), scenario and anomalies (what differs in this cycle), disturbances and
+plant (forces and the arm as the controller meets it), controller (the closed loop), drive
+and sensors (the 130 signals), simulate (one cycle, ground truth), plan and dataset (the
+split and files). fidelity holds a simulated file against the real voraus-AD excerpt.
 """
 
 from replay.simulator.dataset import truth_path, write_dataset
