@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from dataclasses import asdict, dataclass
@@ -61,10 +62,13 @@ class ServeFigures:
 
 
 def _health(port: int) -> dict:
+    """The readiness document (also when it says not ready, with status 503)."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
             return json.loads(response.read())
-    except Exception:
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read())
+    except (OSError, ValueError):
         return {}
 
 

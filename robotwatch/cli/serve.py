@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -27,10 +28,10 @@ def serve(
         bool | None, typer.Option("--create-topics/--no-create-topics", help="create missing topics")
     ] = None,
     dashboard: Annotated[bool, typer.Option(help="show a live view instead of logs")] = False,
-    http_port: Annotated[int | None, typer.Option(help="port of /metrics and /health (0 = off)")] = None,
+    http_port: Annotated[int | None, typer.Option(help="port of /metrics, /livez, /readyz (0 = off)")] = None,
     device: Annotated[str | None, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = None,
     localize: Annotated[
-        str | None, typer.Option(help="localize events for all, anomalous or none of the cycles")
+        str | None, typer.Option(help="localize events for all, flagged (over the threshold) or none")
     ] = None,
 ) -> None:
     """Consume signal frames from Kafka, score every pick-and-place cycle and publish one verdict per cycle.
@@ -66,14 +67,27 @@ def serve(
         f"on {settings.kafka.bootstrap_servers}, group {settings.group}"
     )
     asyncio.run(_run(service, dashboard))
-    if service.failed:
-        raise typer.Exit(1)
+    if service.fatal:
+        console.print(f"[bold red]error:[/] {service.fatal}", soft_wrap=True)
+    if service.exit_code:
+        raise typer.Exit(service.exit_code)
 
 
 async def _run(service, dashboard: bool) -> None:
     loop = asyncio.get_running_loop()
+    signals_seen = 0
+
+    def on_signal() -> None:
+        # The first signal stops within the grace period; a second one exits at once (what
+        # was not acknowledged is not committed and is read again after the restart).
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen > 1:
+            os._exit(130)
+        service.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, service.stop)
+        loop.add_signal_handler(sig, on_signal)
     view_task = asyncio.create_task(_live(service)) if dashboard else None
     try:
         await service.run()
@@ -92,9 +106,6 @@ async def _live(service) -> None:
     with Live(view.render(), console=console, refresh_per_second=4, transient=False) as live:
         while True:
             await asyncio.sleep(0.5)
-            doc = service.health_document()
-            live.update(
-                view.render(
-                    {k: doc[k] for k in ("frames_per_s", "consumer_lag", "dead_letters", "broker_connected")}
-                )
-            )
+            ready, doc = service.readyz()
+            status = {k: doc[k] for k in ("frames", "consumer_lag", "dead_letters")}
+            live.update(view.render({**status, "ready": "yes" if ready else "; ".join(doc["reasons"])}))

@@ -20,6 +20,7 @@ from replay.reader import Part
 from rwcore.errors import UserError
 
 _NOMINAL_RATES = (1000.0, 500.0, 250.0, 200.0, 100.0, 50.0, 25.0, 20.0, 10.0)
+Z_LIMIT = 1e6
 
 
 class DataError(UserError):
@@ -147,9 +148,14 @@ class Normalizer:
         return cls(mean=shift + mean_d, std=std)
 
     def transform(self, signals: np.ndarray) -> np.ndarray:
-        """(steps, signals) raw -> (steps, signals) float32 z-scores."""
+        """(steps, signals) raw -> (steps, signals) float32 z-scores.
+
+        Computed in float64 and limited to ±Z_LIMIT: one absurd but finite value (3e38)
+        gives a z-score of a million sigmas, as anomalous as anything can be, instead of an
+        overflow to inf and a NaN score.
+        """
         x = np.asarray(signals, dtype=np.float32).astype(np.float64)
-        return ((x - self.mean) / self.std).astype(np.float32)
+        return np.clip((x - self.mean) / self.std, -Z_LIMIT, Z_LIMIT).astype(np.float32)
 
 
 def pad_batch(cycles: Sequence[np.ndarray], length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

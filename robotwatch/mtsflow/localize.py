@@ -31,7 +31,7 @@ class Event:
 
 
 def input_gradient(
-    flow: MTSFlow, x: torch.Tensor, lengths: torch.Tensor
+    flow: MTSFlow, x: torch.Tensor, lengths: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores (B,) and d score / d input (B, S, T); no weight gradients are computed."""
     with torch.enable_grad():

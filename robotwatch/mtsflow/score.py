@@ -1,12 +1,20 @@
 """Scoring raw cycles with a trained model: normalize, pad or truncate, score, localize.
 
 `Scorer.score_cycles` is the one way a cycle gets its score, for `evaluate`, `replay` and
-`serve` alike.
+`serve` alike. A cycle's score and events are a function of the cycle and the model alone,
+bit for bit, whatever else is scored with it (docs/architecture.md §5). Two things make it
+so. Every cycle is computed over the whole padded length: skipping the padding beyond the
+longest cycle of a batch (the flow allows it) makes the work, and the rounding, depend on
+the neighbours. And every call of the flow has one shape, `canonical_batch` cycles (unused
+places filled with zero cycles): matrix and convolution kernels choose their blocking by
+shape, so a cycle scored alone and in a batch of eight would round differently in the last
+bits, and one near the threshold could flip. On the CPU that shape is a single cycle, which
+costs nothing when cycles come one at a time, as they do in a service; a GPU needs batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -38,6 +46,9 @@ class CycleScore:
     profile: np.ndarray | None = None  # the smoothed gradient profile (steps,), where localized
 
 
+CANONICAL_BATCH = {"cpu": 1, "cuda": 16}  # cycles per call of the flow, by device type
+
+
 class Scorer:
     """Scores batches of raw (steps, signals) cycles in the model's signal order."""
 
@@ -46,6 +57,7 @@ class Scorer:
     ) -> None:
         self.model = model
         self.device = pick_device(device)
+        self.canonical_batch = CANONICAL_BATCH.get(self.device.type, 8)
         self.flow = model.flow.to(self.device).eval()
         # Scoring never trains: frozen weights let the subnets keep their kernel spectra.
         self.flow.requires_grad_(False)
@@ -56,25 +68,35 @@ class Scorer:
     def threshold(self) -> float:
         return self.model.card.threshold
 
-    def _batch(self, raw: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        normalized = [self.model.normalizer.transform(c) for c in raw]
-        x, lengths, truncated = pad_batch(normalized, self.model.card.padded_length)
-        return x.to(self.device), lengths, truncated
+    def _chunks(self, raw: Sequence[np.ndarray]) -> Iterator[tuple[int, torch.Tensor]]:
+        """(cycles it holds, batch) for consecutive chunks of the cycles."""
+        card = self.model.card
+        size = self.canonical_batch
+        filler = np.zeros((1, len(card.signals)), np.float32)
+        for start in range(0, len(raw), size):
+            part = [self.model.normalizer.transform(c) for c in raw[start : start + size]]
+            x, _, _ = pad_batch(part + [filler] * (size - len(part)), card.padded_length)
+            yield len(part), x.to(self.device)
 
     def score(self, raw: Sequence[np.ndarray]) -> np.ndarray:
         """Anomaly scores (higher = more anomalous) of the cycles."""
-        if not raw:
-            return np.empty(0)
-        x, lengths, _ = self._batch(raw)
+        scores = [np.empty(0)]
         with torch.inference_mode():
-            return self.flow.nll(x, lengths).double().cpu().numpy()
+            for n, x in self._chunks(raw):
+                # Without lengths every cycle is computed over the whole padded length: the
+                # same work, whatever its neighbours.
+                scores.append(self.flow.nll(x).double().cpu().numpy()[:n])
+        return np.concatenate(scores)
 
     def gradients(self, raw: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores (B,), input gradients (B, S, T) and smoothed profiles (B, T)."""
-        x, lengths, _ = self._batch(raw)
-        scores, grad = input_gradient(self.flow, x, lengths)
-        grad_np = grad.cpu().numpy()
-        return scores.double().cpu().numpy(), grad_np, gradient_profile(grad_np, self.sigma_steps)
+        scores, grads = [], []
+        for n, x in self._chunks(raw):
+            s, g = input_gradient(self.flow, x)
+            scores.append(s.double().cpu().numpy()[:n])
+            grads.append(g.cpu().numpy()[:n])
+        grad = np.concatenate(grads)
+        return np.concatenate(scores), grad, gradient_profile(grad, self.sigma_steps)
 
     def score_cycles(
         self,
@@ -90,9 +112,10 @@ class Scorer:
             raise ValueError("Localize.LABELLED needs one label per cycle")
         if not raw:
             return []
-        _, lengths, truncated = self._batch(raw)
+        padded = self.model.card.padded_length
         scores = self.score(raw)
-        flagged = scores > self.threshold
+        # A score that is not finite is the strongest sign of an anomaly there is.
+        flagged = ~np.isfinite(scores) | (scores > self.threshold)
         selected = {
             Localize.ALL: [True] * len(raw),
             Localize.FLAGGED: list(flagged),
@@ -105,7 +128,7 @@ class Scorer:
         if wanted:
             _, grads, smoothed = self.gradients([raw[i] for i in wanted])
             for j, i in enumerate(wanted):
-                n = int(lengths[i])
+                n = min(len(raw[i]), padded)
                 profiles[i] = smoothed[j][:n]
                 events[i] = tuple(
                     find_events(
@@ -123,7 +146,7 @@ class Scorer:
                 score=float(scores[i]),
                 flagged=bool(flagged[i]),
                 n_steps=len(raw[i]),
-                truncated=bool(truncated[i]),
+                truncated=len(raw[i]) > padded,
                 events=events.get(i, ()),
                 profile=profiles.get(i),
             )

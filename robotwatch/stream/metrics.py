@@ -1,14 +1,12 @@
-"""Operability of `serve`: Prometheus metrics and a health document on a small HTTP endpoint."""
+"""The Prometheus metrics of `serve`. Every label comes from a fixed set (reason kinds,
+results, call names, partitions), never from message content, so `/metrics` stays small
+whatever arrives."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclass
@@ -19,9 +17,25 @@ class ServiceMetrics:
         r = self.registry
         self.frames = Counter("robotwatch_frames", "Signal frames consumed", registry=r)
         self.camera_frames = Counter("robotwatch_camera_frames", "Camera frames consumed", registry=r)
-        self.cycles = Counter("robotwatch_cycles", "Cycles closed and scored", ["result"], registry=r)
+        self.cycles = Counter(
+            "robotwatch_cycles", "Verdicts made, by result (normal, anomalous, error)", ["result"], registry=r
+        )
         self.dead_letters = Counter(
-            "robotwatch_dead_letters", "Messages sent to the dead-letter topic", ["reason"], registry=r
+            "robotwatch_dead_letters",
+            "Messages sent to the dead-letter topic, by reason kind",
+            ["reason"],
+            registry=r,
+        )
+        self.dead_letters_skipped = Counter(
+            "robotwatch_dead_letters_skipped",
+            "Dead letters that could not be sent even truncated",
+            registry=r,
+        )
+        self.robots_refused = Counter(
+            "robotwatch_robots_refused", "Frames of robots over the configured limit", registry=r
+        )
+        self.scoring_errors = Counter(
+            "robotwatch_scoring_errors", "Cycles or frames whose scoring failed (error verdicts)", registry=r
         )
         self.latency = Histogram(
             "robotwatch_verdict_latency_seconds",
@@ -36,14 +50,20 @@ class ServiceMetrics:
             registry=r,
         )
         self.robots = Gauge("robotwatch_robots", "Robots with state in this process", registry=r)
-        self.in_flight = Gauge(
-            "robotwatch_in_flight", "Cycles and messages awaiting the broker's ack", registry=r
+        self.muted_robots = Gauge(
+            "robotwatch_muted_robots", "Robots streaming without closing cycles", registry=r
         )
+        self.in_flight = Gauge("robotwatch_in_flight", "Work holding a commit position", registry=r)
+        self.paused = Gauge("robotwatch_paused", "1 while consumption is paused (backpressure)", registry=r)
         self.broker_up = Gauge("robotwatch_broker_up", "1 when the last broker call succeeded", registry=r)
+        self.ready = Gauge("robotwatch_ready", "1 when /readyz says ready", registry=r)
         self.broker_errors = Counter(
             "robotwatch_broker_errors", "Broker calls that failed or timed out", ["call"], registry=r
         )
         self.commits = Counter("robotwatch_commits", "Offset commits", registry=r)
+        self.stalled_partitions = Gauge(
+            "robotwatch_commit_stalled_partitions", "Partitions whose commit point has not moved", registry=r
+        )
 
     def total(self, name: str) -> int:
         """A counter's value summed over its labels, as the registry reports it."""
@@ -64,80 +84,3 @@ class ServiceMetrics:
             self.total("robotwatch_cycles"),
             self.total("robotwatch_dead_letters"),
         )
-
-
-@dataclass
-class Health:
-    started: float = field(default_factory=time.monotonic)
-    broker_ok: bool = False
-    last_broker_ok: float = 0.0
-    last_error: str | None = None
-    assigned: list[str] = field(default_factory=list)
-    _rate: dict[str, tuple[float, int]] = field(default_factory=dict)
-
-    def broker(self, ok: bool, error: str | None = None) -> None:
-        self.broker_ok = ok
-        if ok:
-            self.last_broker_ok = time.monotonic()
-        else:
-            self.last_error = error
-
-    def rate(self, name: str, count: int) -> float:
-        """Events per second since the previous call for `name`."""
-        now = time.monotonic()
-        then, before = self._rate.get(name, (self.started, 0))
-        self._rate[name] = (now, count)
-        return (count - before) / max(now - then, 1e-9)
-
-    def document(self, metrics: ServiceMetrics, lag: int, in_flight: int, robots: int) -> dict[str, object]:
-        frames, cycles, dead_letters = metrics.totals()
-        return {
-            "status": "ok" if self.broker_ok else "degraded",
-            "broker_connected": self.broker_ok,
-            "seconds_since_broker_ok": round(time.monotonic() - self.last_broker_ok, 1)
-            if self.last_broker_ok
-            else None,
-            "last_error": self.last_error,
-            "frames": frames,
-            "cycles": cycles,
-            "dead_letters": dead_letters,
-            "frames_per_s": round(self.rate("frames", frames), 2),
-            "cycles_per_s": round(self.rate("cycles", cycles), 3),
-            "consumer_lag": lag,
-            "in_flight": in_flight,
-            "robots": robots,
-            "assigned_partitions": self.assigned,
-            "uptime_s": round(time.monotonic() - self.started, 1),
-        }
-
-
-async def serve_http(host: str, port: int, metrics: ServiceMetrics, health_document) -> asyncio.Server:
-    """GET /metrics (Prometheus text) and GET /health (JSON; 503 while the broker is unreachable)."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
-            path = request.split(b" ")[1].decode() if request.count(b" ") >= 2 else "/"
-            if path.startswith("/metrics"):
-                status, ctype, body = 200, CONTENT_TYPE_LATEST, generate_latest(metrics.registry)
-            elif path.startswith("/health"):
-                doc = health_document()
-                status, ctype = (200 if doc["broker_connected"] else 503), "application/json"
-                body = json.dumps(doc).encode()
-            else:
-                status, ctype, body = 404, "text/plain", b"not found: try /metrics or /health\n"
-            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
-            writer.write(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                f"Connection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        except (TimeoutError, ConnectionError, IndexError, UnicodeDecodeError):
-            pass
-        finally:
-            writer.close()
-
-    return await asyncio.start_server(handle, host, port)

@@ -1,11 +1,12 @@
-"""`robotwatch serve`: consume signal frames, publish one verdict per cycle
-(docs/architecture.md §2-§6).
+"""`robotwatch serve`: consume, score, publish one verdict per cycle (docs/architecture.md §2-§6).
 
-Three tasks share one event loop: the consumer (decode, assemble), the scorer (batches of
-closed cycles on the model's device, in a worker thread so the loop never blocks) and the
-housekeeper (idle cycles, commits, lag). Delivery is at-least-once: auto-commit is off and
-a partition's offset is committed only up to the anchor of its oldest cycle that is still
-open or whose verdict the broker has not acknowledged.
+A thin loop over parts that each do one job: the sources (robotwatch.stream.sources: a
+message in, work out; work in, verdicts out), the committer (which offsets are safe), the
+outbox (acks=all delivery that never blocks) and health. The loop owns its tasks in explicit
+lists: readers (consume, housekeep, probe), one scorer per source, and the outbox sender.
+No message can stop it: what a source refuses is dead-lettered with its reason kind, a bug
+met by one message dead-letters that message, and a task that dies of a bug stops the
+service with exit status 1 after it delivered and committed what it could.
 """
 
 from __future__ import annotations
@@ -16,113 +17,140 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
 
 from robotwatch.mtsflow.model_file import TrainedModel
 from robotwatch.mtsflow.score import Localize
-from robotwatch.stream.assembly import AssembledCycle
-from robotwatch.stream.camera import CameraFrame, CameraScoring
 from robotwatch.stream.clients import signal_consumer, stop_quietly, verdict_producer
-from robotwatch.stream.delivery import Outbox
-from robotwatch.stream.metrics import Health, ServiceMetrics, serve_http
-from robotwatch.stream.offsets import OffsetTracker, commit_safe
+from robotwatch.stream.committer import Committer
+from robotwatch.stream.dead_letters import dead_letter
+from robotwatch.stream.delivery import Outbox, Outgoing
+from robotwatch.stream.health import Health, readiness
+from robotwatch.stream.http import serve_http
+from robotwatch.stream.metrics import ServiceMetrics
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
+from robotwatch.stream.rejects import Rejected, RejectKind
 from robotwatch.stream.settings import ServeSettings
-from robotwatch.stream.signal_frame import SignalFrameError
-from robotwatch.stream.topics import ensure_topics
+from robotwatch.stream.sources import SignalSource, Source, Work
+from robotwatch.stream.topics import ensure_topics, missing_topics, required_topics
 from robotwatch.stream.verdicts import Verdict
-from rwcore.errors import UserError
 
 log = logging.getLogger("robotwatch.serve")
-_T = TypeVar("_T")
-
-
-@dataclass
-class _Item:
-    """A closed cycle or camera frame, holding its commit position until its verdict is acked."""
-
-    payload: AssembledCycle | CameraFrame
-    token: int
-    started: float  # monotonic time the latency counts from
+_Queued = tuple[Work, int]  # the work and its committer token
 
 
 class Service:
     def __init__(self, settings: ServeSettings, model: TrainedModel) -> None:
-        self.settings = settings
-        self.model = model
-        self.pipeline = CyclePipeline(
+        s = self.settings = settings
+        self.metrics, self.health, self.committer = ServiceMetrics(), Health(), Committer()
+        pipeline = CyclePipeline(
             model,
-            PipelineSettings(Localize(settings.localize), settings.idle_close_s, settings.forget_s),
-            settings.device,
+            PipelineSettings(Localize(s.localize), s.idle_close_s, s.forget_s, max_robots=s.max_robots),
+            s.device,
         )
-        self.tracker = OffsetTracker()
-        self.metrics = ServiceMetrics()
-        self.health = Health()
+        card = model.card
+        # A robot streaming this long without a cycle closing is muted: twice the longest a
+        # cycle can run before it is closed by force, plus the idle timeout.
+        mute_s = 2 * 4 * card.padded_length / card.sample_rate_hz + s.idle_close_s
+        self.sources: dict[str, Source] = {s.signals_topic: SignalSource(s.signals_topic, pipeline, mute_s)}
+        if s.vision_model is not None:
+            from robotwatch.stream.camera import CameraSource
+
+            self.sources[s.frames_topic] = CameraSource(s.frames_topic, s.vision_model, s.device, s.map_dir)
+        self.pipeline = pipeline
         self.listeners: list[Callable[[list[Verdict]], None]] = []  # e.g. the live view
-        self.camera = (
-            CameraScoring(settings.vision_model, settings.device, settings.map_dir)
-            if settings.vision_model
-            else None
-        )
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._camera_queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="robotwatch-score")
-        self._stop = asyncio.Event()
-        self._lag: dict[TopicPartition, int] = {}
+        self.exit_code = 0
+        self.fatal: str | None = None  # why it stopped, for the user, when it could not start
         self.consumer: AIOKafkaConsumer | None = None
         self.outbox: Outbox | None = None
-        self.failed = False
+        self._queues: dict[str, asyncio.Queue[_Queued]] = {t: asyncio.Queue() for t in self.sources}
+        self._executors = {
+            t: ThreadPoolExecutor(1, thread_name_prefix=f"robotwatch-{t}") for t in self.sources
+        }
+        self._stop = asyncio.Event()
+        self._paused = False
+        self._lag: dict[TopicPartition, int] = {}
+        self._delivered: dict[TopicPartition, float] = {}  # caught up at (monotonic)
+        self._refused_logged: set[str] = set()
 
     def stop(self) -> None:
         self._stop.set()
 
-    def health_document(self) -> dict[str, object]:
-        return self.health.document(
-            self.metrics, sum(self._lag.values()), self.tracker.in_flight(), len(self.pipeline.robots)
-        )
+    # -- probes ---------------------------------------------------------------------------
+    def livez(self) -> tuple[bool, dict[str, object]]:
+        return self.health.livez()
 
+    def readyz(self) -> tuple[bool, dict[str, object]]:
+        muted = [m for source in self.sources.values() for m in source.muted(time.monotonic())]
+        stalled = self.committer.stalled(self.settings.commit_stall_s)
+        checks = self.health.checks(
+            stalled=[f"{tp.topic}[{tp.partition}]" for tp in stalled],
+            delivery_failing=self.outbox.state.failing if self.outbox else {},
+            muted=muted,
+            dead_letter_limit=self.settings.dead_letter_limit,
+        )
+        frames, cycles, dead = self.metrics.totals()
+        ok, doc = readiness(
+            checks,
+            {
+                "checks": checks,
+                "frames": frames,
+                "cycles": cycles,
+                "dead_letters": dead,
+                "consumer_lag": sum(self._lag.values()),
+                "in_flight": self.committer.in_flight(),
+                "backlog": self.outbox.backlog() if self.outbox else 0,
+                "paused": self._paused,
+                "robots": len(self.pipeline.robots),
+                "assigned_partitions": self.health.assigned,
+                "uptime_s": self.health.uptime(),
+            },
+        )
+        self.metrics.ready.set(int(ok))
+        self.metrics.muted_robots.set(len(muted))
+        self.metrics.stalled_partitions.set(len(stalled))
+        return ok, doc
+
+    # -- the loop -------------------------------------------------------------------------
     async def run(self) -> None:
-        """Run until stop(); then finish what is in hand, commit and leave the group."""
+        """Run until stop(); then finish what is in hand within the grace period and leave."""
         s = self.settings
         http = (
-            await serve_http(s.http_host, s.http_port, self.metrics, self.health_document)
+            await serve_http(s.http_host, s.http_port, self.metrics.registry, self.livez, self.readyz)
             if s.http_port
             else None
         )
         try:
             if not await self._connect():
                 return
-            tasks = [
+            assert self.outbox is not None
+            readers = [
                 asyncio.create_task(self._consume(), name="consume"),
-                asyncio.create_task(self._score(self._queue, self.pipeline.score), name="score"),
                 asyncio.create_task(self._housekeep(), name="housekeep"),
                 asyncio.create_task(self._probe(), name="probe"),
             ]
-            if self.camera is not None:
-                tasks.append(
-                    asyncio.create_task(self._score(self._camera_queue, self.camera.score), name="score")
-                )
+            scorers = [asyncio.create_task(self._score(t), name=f"score {t}") for t in self.sources]
+            sender = asyncio.create_task(self.outbox.run(), name="outbox")
             stopped = asyncio.create_task(self._stop.wait())
-            await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            for task in tasks:
+            await asyncio.wait([stopped, *readers, *scorers, sender], return_when=asyncio.FIRST_COMPLETED)
+            for task in [*readers, *scorers, sender]:
                 if task.done() and not task.cancelled() and task.exception() is not None:
-                    # A task died of a bug: stop cleanly (nothing unacknowledged is committed)
-                    # and exit non-zero so the supervisor restarts the service.
                     log.error("task %s failed: %r; shutting down", task.get_name(), task.exception())
-                    self.failed = True
+                    self.exit_code = 1
             stopped.cancel()
-            await self._shutdown(tasks)
+            await self._shutdown(readers, scorers, sender)
         finally:
             if http is not None:
                 http.close()
-            self._executor.shutdown(wait=False)
+            for executor in self._executors.values():
+                executor.shutdown(wait=False)
 
     async def _connect(self) -> bool:
-        """Start producer and consumer, retrying while the broker is unreachable."""
+        """Start producer and consumer, retrying while the broker is unreachable; stop with one
+        clear line (exit status 2) when the output topics do not exist."""
         s = self.settings
         options = s.kafka.client_options()
         backoff = 0.5
@@ -135,8 +163,20 @@ class Service:
                 await asyncio.wait_for(producer.start(), s.broker_timeout_s)
                 consumer = signal_consumer(s, options)
                 await asyncio.wait_for(consumer.start(), s.broker_timeout_s)
-                topics = [s.signals_topic] + ([s.frames_topic] if self.camera else [])
-                consumer.subscribe(topics, listener=_Rebalance(self))
+                missing = missing_topics(
+                    required_topics(s), await asyncio.wait_for(consumer.topics(), s.broker_timeout_s)
+                )
+                if missing:
+                    self.fatal = (
+                        f"topic(s) {', '.join(missing)} do not exist on {s.kafka.bootstrap_servers}: "
+                        f"create them, or start with --create-topics"
+                    )
+                    log.error(self.fatal)
+                    self.exit_code = 2
+                    await stop_quietly(consumer.stop())
+                    await stop_quietly(producer.stop())
+                    return False
+                consumer.subscribe(list(self.sources), listener=_Rebalance(self))
             except (KafkaError, TimeoutError, OSError) as exc:
                 self.health.broker(False, f"connect: {type(exc).__name__}: {exc}")
                 self.metrics.broker_up.set(0)
@@ -153,16 +193,17 @@ class Service:
                 backoff = min(2 * backoff, 10.0)
                 continue
             self.consumer = consumer
-            self.outbox = Outbox(producer, self.tracker, self.metrics, self.health, s.broker_timeout_s)
+            self.outbox = Outbox(producer, self.committer, self.metrics, s.broker_timeout_s)
             self.health.broker(True)
             self.metrics.broker_up.set(1)
-            log.info("consuming %s as group %s", s.signals_topic, s.group)
+            log.info("consuming %s as group %s", ", ".join(self.sources), s.group)
             return True
         return False
 
     async def _consume(self) -> None:
         assert self.consumer is not None
         while not self._stop.is_set():
+            self._apply_backpressure()
             try:
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=2000)
             except KafkaError as exc:
@@ -172,85 +213,67 @@ class Service:
                 continue
             for tp, messages in batch.items():
                 for message in messages:
-                    self._handle(tp, message)
-                if messages:
-                    self._lag[tp] = max(0, (self.consumer.highwater(tp) or 0) - messages[-1].offset - 1)
-                    self.metrics.lag.labels(tp.topic, str(tp.partition)).set(self._lag[tp])
-            if batch:
-                self.health.broker(True)
-                self.metrics.broker_up.set(1)
+                    await self._handle(tp, message)
+            self._note_delivery()
             await asyncio.sleep(0)
 
-    def _handle(self, tp: TopicPartition, message) -> None:
+    async def _handle(self, tp: TopicPartition, message: ConsumerRecord) -> None:
         """One message: never raises, whatever it holds."""
-        self.tracker.consumed(tp, message.offset)
-        if self.camera is not None and tp.topic == self.settings.frames_topic:
-            self._handle_camera(tp, message)
-            return
-        self.metrics.frames.inc()
-        robot = message.key.decode(errors="replace") if message.key else ""
-
-        def feed() -> list[AssembledCycle]:
-            if not robot:
-                raise SignalFrameError("no robot id: the message key must be the robot id")
-            return self.pipeline.feed(
-                robot, self.pipeline.decode(message.value or b""), message.offset, tp.partition
-            )
-
-        closed = self._or_dead_letter(tp, message, feed)
-        if closed is not None:
-            self._enqueue(tp, closed)
-
-    def _or_dead_letter(self, tp: TopicPartition, message, work: Callable[[], _T]) -> _T | None:
-        """work(), or None with the message dead-lettered: a bad message, or a bug, must cost
-        that one message and never the service."""
+        self.committer.consumed(tp, message.offset)
+        source = self.sources[tp.topic]
+        (self.metrics.frames if source.kind == "signals" else self.metrics.camera_frames).inc()
         try:
-            return work()
-        except UserError as exc:
-            self._dead_letter(tp, message, str(exc))
-        except Exception as exc:
+            work = await source.take(tp, message)
+        except Rejected as refused:
+            if refused.kind is RejectKind.ROBOT_LIMIT:
+                self._refuse(message, refused)
+            else:
+                self._dead_letter(tp, message, refused)
+            return
+        except Exception as exc:  # a bug met this message: it costs that message, not the service
             log.exception("could not process %s[%d]@%d", tp.topic, tp.partition, message.offset)
-            self._dead_letter(tp, message, f"internal error: {type(exc).__name__}: {exc}")
-        return None
-
-    def _enqueue(self, tp: TopicPartition, closed: list[AssembledCycle]) -> None:
-        for cycle in closed:
-            self._queue.put_nowait(_Item(cycle, self.tracker.hold(tp, cycle.anchor), cycle.closed_at))
-
-    def _handle_camera(self, tp: TopicPartition, message) -> None:
-        assert self.camera is not None
-        self.metrics.camera_frames.inc()
-        camera = self.camera
-        frame = self._or_dead_letter(
-            tp, message, lambda: camera.decode(message.key, message.value, message.headers, message.offset)
-        )
-        if frame is not None:
-            self._camera_queue.put_nowait(
-                _Item(frame, self.tracker.hold(tp, message.offset), frame.received_at)
+            self._dead_letter(
+                tp,
+                message,
+                Rejected(RejectKind.INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}"),
             )
+            return
+        self.health.message(dead_lettered=False)
+        for item in work:
+            self._enqueue(item)
 
-    def _dead_letter(self, tp: TopicPartition, message, reason: str) -> None:
+    def _enqueue(self, item: Work) -> None:
+        self._queues[item.tp.topic].put_nowait((item, self.committer.hold(item.tp, item.anchor)))
+
+    def _refuse(self, message: ConsumerRecord, refused: Rejected) -> None:
+        self.metrics.robots_refused.inc()
+        self.health.refused()
+        if len(self._refused_logged) < 100 and str(refused) not in self._refused_logged:
+            self._refused_logged.add(str(refused))
+            log.warning("refused: %s (raise max_robots, or run more instances)", refused)
+
+    def _dead_letter(self, tp: TopicPartition, message: ConsumerRecord, refused: Rejected) -> None:
         assert self.outbox is not None
-        self.metrics.dead_letters.labels(reason.split(":")[0][:40]).inc()
-        log.warning("dead letter %s[%d]@%d: %s", tp.topic, tp.partition, message.offset, reason)
-        headers = [
-            ("reason", reason.encode()),
-            ("source_topic", tp.topic.encode()),
-            ("source_partition", str(tp.partition).encode()),
-            ("source_offset", str(message.offset).encode()),
-        ]
-        self.outbox.send(
-            self.settings.dead_letter_topic,
-            message.key,
-            message.value or b"",
-            tokens=[self.tracker.hold(tp, message.offset)],
-            headers=headers,
+        self.metrics.dead_letters.labels(refused.kind.value).inc()
+        self.health.message(dead_lettered=True)
+        log.warning(
+            "dead letter %s[%d]@%d (%s): %.300s",
+            tp.topic,
+            tp.partition,
+            message.offset,
+            refused.kind,
+            refused,
         )
+        letter = dead_letter(
+            self.settings.dead_letter_topic, tp, message, refused, self.settings.dead_letter_max_bytes
+        )
+        letter.tokens = [(self.committer.hold(tp, message.offset), None)]
+        self.outbox.send(letter)
 
-    async def _score(self, queue: asyncio.Queue[_Item], score) -> None:
-        """Batches from `queue`, scored in the worker thread, published as they come back."""
+    async def _score(self, topic: str) -> None:
+        """Batches from the topic's queue, scored in its worker thread, published as they come."""
+        queue, source, s = self._queues[topic], self.sources[topic], self.settings
         loop = asyncio.get_running_loop()
-        s = self.settings
         while True:
             batch = [await queue.get()]
             deadline = time.monotonic() + s.batch_max_wait_ms / 1000
@@ -259,30 +282,29 @@ class Service:
                     batch.append(await asyncio.wait_for(queue.get(), wait))
                 except TimeoutError:
                     break
-            try:
-                verdicts = await loop.run_in_executor(self._executor, score, [b.payload for b in batch])
-            except (
-                Exception
-            ):  # scoring failed: the items stay held (uncommitted) and are re-read after a restart
-                log.exception("scoring a batch of %d failed", len(batch))
-                verdicts = []
-            for item, verdict in zip(batch, verdicts, strict=False):
-                self._publish(item, verdict)
-            for _ in batch:
+            verdicts = await loop.run_in_executor(self._executors[topic], source.score, [w for w, _ in batch])
+            for (item, token), verdict in zip(batch, verdicts, strict=True):
+                self._publish(item, token, verdict)
                 queue.task_done()
 
-    def _publish(self, item: _Item, verdict: Verdict) -> None:
+    def _publish(self, item: Work, token: int, verdict: Verdict) -> None:
         assert self.outbox is not None
         started = item.started
-        self.metrics.cycles.labels("anomalous" if verdict.anomalous else "normal").inc()
+        result = "error" if verdict.status == "error" else "anomalous" if verdict.anomalous else "normal"
+        self.metrics.cycles.labels(result).inc()
+        if verdict.status == "error":
+            self.metrics.scoring_errors.inc()
+        self.health.scored(verdict.error)
         for listener in self.listeners:
             listener([verdict])
         self.outbox.send(
-            self.settings.anomalies_topic,
-            verdict.key,
-            verdict.to_bytes(),
-            tokens=[item.token],
-            on_ack=lambda: self.metrics.latency.observe(time.monotonic() - started),
+            Outgoing(
+                self.settings.anomalies_topic,
+                verdict.key,
+                verdict.to_bytes(),
+                tokens=[(token, item.start_offset)],
+                on_ack=lambda: self.metrics.latency.observe(time.monotonic() - started),
+            )
         )
         if self.settings.scores_topic:
             compact = {
@@ -293,53 +315,86 @@ class Service:
                 "anomalous": verdict.anomalous,
                 "end": verdict.end_time,
             }
-            self.outbox.send(self.settings.scores_topic, verdict.key, json.dumps(compact).encode())
+            self.outbox.send(Outgoing(self.settings.scores_topic, verdict.key, json.dumps(compact).encode()))
 
-    async def _probe(self) -> None:
-        """Ask the cluster for its metadata every few seconds: a quiet stream and a dead broker
-        look alike to the consumer, and /health must tell them apart."""
+    def _in_hand(self) -> int:
+        return sum(q.qsize() for q in self._queues.values()) + (self.outbox.backlog() if self.outbox else 0)
+
+    def _apply_backpressure(self) -> None:
+        """Pause every partition while more is in hand than `max_queued`; resume at half."""
         assert self.consumer is not None
-        while True:
-            try:
-                await asyncio.wait_for(self.consumer.topics(), self.settings.broker_timeout_s)
-            except (KafkaError, TimeoutError) as exc:
-                self.metrics.broker_errors.labels("metadata").inc()
-                self.metrics.broker_up.set(0)
-                self.health.broker(False, f"metadata: {type(exc).__name__}: {exc}")
-            else:
-                self.metrics.broker_up.set(1)
+        in_hand, limit = self._in_hand(), self.settings.max_queued
+        if not self._paused and in_hand > limit:
+            self.consumer.pause(*self.consumer.assignment())
+            self._paused = True
+        elif self._paused and in_hand <= limit // 2:
+            self.consumer.resume(*self.consumer.assignment())
+            self._paused = False
+        self.metrics.paused.set(int(self._paused))
+
+    def _note_delivery(self) -> None:
+        """Lag, and per partition the time up to which everything was delivered: the last
+        fetch response (a wall-clock stamp, turned into this clock) that found it caught up."""
+        assert self.consumer is not None
+        now_wall, now = time.time(), time.monotonic()
+        for tp in self.consumer.assignment():
+            highwater, polled = self.consumer.highwater(tp), self.consumer.last_poll_timestamp(tp)
+            position = self.committer.next_offset.get(tp)
+            if highwater is None or polled is None or position is None:
+                continue
+            self._lag[tp] = max(0, highwater - position)
+            self.metrics.lag.labels(tp.topic, str(tp.partition)).set(self._lag[tp])
+            age = max(0.0, now_wall - polled / 1000)
+            if position >= highwater:
+                self._delivered[tp] = now - age
+            if age < 5.0:  # a fetch answered lately: the broker is there
                 self.health.broker(True)
-            await asyncio.sleep(2.0)
+                self.metrics.broker_up.set(1)
 
     async def _housekeep(self) -> None:
         last_commit = time.monotonic()
         while True:
             await asyncio.sleep(0.25)
-            lagging = {
-                tp.partition
-                for tp, lag in self._lag.items()
-                if lag > 0 and tp.topic == self.settings.signals_topic
-            }
-            for cycle in self.pipeline.close_idle(busy=lagging):
-                partition = self.pipeline.partition_of(cycle.robot)
-                if partition is not None:
-                    self._enqueue(TopicPartition(self.settings.signals_topic, partition), [cycle])
+            self.health.beat()
+            now = time.monotonic()
+            for topic, source in self.sources.items():
+                delivered = {tp.partition: t for tp, t in self._delivered.items() if tp.topic == topic}
+                for item in source.due(now, delivered):
+                    self._enqueue(item)
             self.metrics.robots.set(len(self.pipeline.robots))
-            self.metrics.in_flight.set(self.tracker.in_flight())
-            if time.monotonic() - last_commit >= self.settings.commit_interval_s:
+            self.metrics.in_flight.set(self.committer.in_flight())
+            if now - last_commit >= self.settings.commit_interval_s:
                 await self.commit()
-                last_commit = time.monotonic()
+                last_commit = now
 
-    async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
+    async def _probe(self) -> None:
+        """Ask the cluster for its metadata every few seconds: a quiet stream and a dead broker
+        look alike to the consumer, and health must tell them apart."""
+        assert self.consumer is not None
+        while True:
+            try:
+                topics = await asyncio.wait_for(self.consumer.topics(), self.settings.broker_timeout_s)
+            except (KafkaError, TimeoutError) as exc:
+                self.metrics.broker_errors.labels("metadata").inc()
+                self.metrics.broker_up.set(0)
+                self.health.broker(False, f"metadata: {type(exc).__name__}: {exc}")
+            else:
+                self.health.broker(True)
+                self.health.topics_missing = missing_topics(
+                    [*required_topics(self.settings), *self.sources], topics
+                )
+            await asyncio.sleep(2.0)
+
+    async def commit(
+        self, partitions: set[TopicPartition] | None = None, timeout_s: float | None = None
+    ) -> None:
         """Commit the safe offsets (of `partitions`, default all assigned); never blocks forever."""
         if self.consumer is None:
             return
-        topic = self.settings.signals_topic
-        anchors = {TopicPartition(topic, p): a for p, a in self.pipeline.anchors().items()}
+        anchors = {tp: a for source in self.sources.values() for tp, a in source.anchors().items()}
         try:
-            if await commit_safe(
-                self.consumer, self.tracker, anchors, partitions, self.settings.broker_timeout_s
-            ):
+            timeout = self.settings.broker_timeout_s if timeout_s is None else timeout_s
+            if await self.committer.commit(self.consumer, anchors, timeout, partitions):
                 self.metrics.commits.inc()
         except (KafkaError, TimeoutError) as exc:
             self.metrics.broker_errors.labels("commit").inc()
@@ -347,43 +402,50 @@ class Service:
             log.warning("commit failed (will retry): %s", exc)
 
     async def revoke(self, revoked: set[TopicPartition]) -> None:
-        """Rebalance: flush, commit what is safe, forget the robots of the revoked partitions."""
+        """Rebalance (committer rule 6): flush, commit what is safe, forget the revoked partitions."""
         if self.outbox is not None:
             await self.outbox.drain(self.settings.broker_timeout_s)
         await self.commit(revoked)
-        self.pipeline.drop_partitions(
-            {tp.partition for tp in revoked if tp.topic == self.settings.signals_topic}
-        )
-        self.tracker.forget(revoked)
+        for source in self.sources.values():
+            source.revoke(revoked)
+        self.committer.forget(revoked)
         for tp in revoked:
             self._lag.pop(tp, None)
+            self._delivered.pop(tp, None)
         log.info("partitions revoked: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in revoked))
 
-    async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
-        """Stop reading; score and deliver what was closed; commit; leave the group."""
-        readers = [t for t in tasks if t.get_name() != "score"]
-        scorers = [t for t in tasks if t.get_name() == "score"]
+    async def _shutdown(
+        self, readers: list[asyncio.Task], scorers: list[asyncio.Task], sender: asyncio.Task
+    ) -> None:
+        """Within the grace period: stop reading; score and deliver what was closed; commit;
+        leave the group. What is not acknowledged by then is not committed: it is re-read."""
+        deadline = time.monotonic() + self.settings.grace_s
+        reserve = min(5.0, self.settings.grace_s / 3)  # for the commit and leaving the group
+
+        def left(keep: float = 0.0) -> float:
+            return max(0.0, deadline - keep - time.monotonic())
+
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
         try:
-            await asyncio.wait_for(asyncio.gather(self._queue.join(), self._camera_queue.join()), 60)
+            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues.values())), left(reserve))
         except TimeoutError:
             log.warning(
-                "shutdown: %d cycles and %d frames left unscored; they will be re-read",
-                self._queue.qsize(),
-                self._camera_queue.qsize(),
+                "shutdown: %d item(s) left unscored; they will be re-read",
+                sum(q.qsize() for q in self._queues.values()),
             )
         for task in scorers:
             task.cancel()
         await asyncio.gather(*scorers, return_exceptions=True)
         assert self.outbox is not None and self.consumer is not None
-        if not await self.outbox.drain(self.settings.broker_timeout_s):
+        if not await self.outbox.drain(left(reserve)):
             log.warning("shutdown: verdicts not acknowledged in time; their cycles will be re-read")
-        await self.commit()
-        await self.outbox.cancel()
-        await stop_quietly(self.consumer.stop())
-        await stop_quietly(self.outbox.producer.stop())
+        await self.commit(timeout_s=max(0.5, left(reserve / 2)))
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+        await stop_quietly(self.consumer.stop(), max(0.5, left() / 2))
+        await stop_quietly(self.outbox.producer.stop(), max(0.5, left()))
         log.info("stopped: %d frames, %d cycles, %d dead letters", *self.metrics.totals())
 
 

@@ -69,13 +69,29 @@ class ServeSettings(BaseSettings):
     localize: Literal["all", "flagged", "none"] = Field(
         "flagged", description="which cycles get events: all, flagged (over the threshold) or none"
     )
-    idle_close_s: float = 5.0
-    forget_s: float = 600.0
-    batch_max_cycles: int = 32
-    batch_max_wait_ms: int = 50
-    commit_interval_s: float = 1.0
-    broker_timeout_s: float = Field(10.0, description="limit of every commit, send and flush")
-    session_timeout_s: float = Field(10.0, description="a crashed instance's partitions move after this long")
+    idle_close_s: float = Field(5.0, gt=0, description="a robot quiet this long: its open cycle closes")
+    forget_s: float = Field(600.0, gt=0, description="a robot quiet this long is forgotten")
+    max_robots: int = Field(1000, ge=1, description="robots this process keeps state for; more are refused")
+    batch_max_cycles: int = Field(32, ge=1)
+    batch_max_wait_ms: int = Field(50, ge=0)
+    max_queued: int = Field(512, ge=1, description="work and messages in hand before consumption pauses")
+    commit_interval_s: float = Field(1.0, gt=0)
+    commit_stall_s: float = Field(120.0, gt=0, description="a commit point still this long: not ready")
+    dead_letter_limit: float = Field(
+        0.5, gt=0, le=1, description="share of dead letters that makes it not ready"
+    )
+    dead_letter_max_bytes: int = Field(
+        512 * 1024,
+        ge=1024,
+        description="dead letters are cut to this many bytes (the source is in the headers)",
+    )
+    broker_timeout_s: float = Field(10.0, gt=0, description="limit of every commit, send and flush")
+    session_timeout_s: float = Field(
+        10.0, gt=0, description="a crashed instance's partitions move after this long"
+    )
+    grace_s: float = Field(
+        25.0, gt=0, description="shutdown finishes within this; a second signal exits at once"
+    )
     device: str = "auto"
 
     vision_model: Path | None = Field(None, description="image model: also score camera frames")

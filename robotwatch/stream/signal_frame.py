@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from replay.schema import SIGNALS, Action
-from rwcore.errors import UserError
+from robotwatch.stream.rejects import Rejected, RejectKind
 
 MAGIC = b"RWSF"
 VERSION = 1
@@ -45,6 +45,7 @@ FLAG_CYCLE = 1
 FLAG_CYCLE_START = 2
 MAX_STEPS = 100_000
 MAX_SIGNALS = 4_096
+MAX_SEQ = 2**63
 MAX_ACTION = max(Action)
 
 
@@ -57,8 +58,8 @@ DEFAULT_SIGNAL_LIST_ID = signal_list_id(SIGNALS)
 _DEFAULT_LISTS = {DEFAULT_SIGNAL_LIST_ID: len(SIGNALS)}
 
 
-class SignalFrameError(UserError):
-    """A message that is not a valid signal frame; the text is the reason."""
+class SignalFrameError(Rejected):
+    """A message that is not a valid signal frame: its kind, and the reason in words."""
 
 
 @dataclass(slots=True)
@@ -113,44 +114,55 @@ def decode(data: bytes | bytearray | memoryview, known_lists: dict[int, int] | N
     """
     known = known_lists if known_lists is not None else _DEFAULT_LISTS
     if len(data) < HEADER.size:
-        raise SignalFrameError(f"truncated: {len(data)} bytes, a header alone has {HEADER.size}")
+        raise SignalFrameError(
+            RejectKind.TRUNCATED, f"truncated: {len(data)} bytes, a header alone has {HEADER.size}"
+        )
     magic, version, header_size, n, s, flags, list_id, rate, seq, time_ns, cycle = HEADER.unpack_from(data)
     if magic != MAGIC:
-        raise SignalFrameError(f"bad magic {magic!r}, expected {MAGIC!r}")
+        raise SignalFrameError(RejectKind.BAD_MAGIC, f"bad magic {magic!r}, expected {MAGIC!r}")
     if version != VERSION:
-        raise SignalFrameError(f"unsupported version {version}, this reader knows {VERSION}")
+        raise SignalFrameError(
+            RejectKind.BAD_VERSION, f"unsupported version {version}, this reader knows {VERSION}"
+        )
     if header_size != HEADER.size:
-        raise SignalFrameError(f"header size {header_size} does not match version {version} ({HEADER.size})")
+        raise SignalFrameError(
+            RejectKind.BAD_HEADER,
+            f"header size {header_size} does not match version {version} ({HEADER.size})",
+        )
     if not 1 <= n <= MAX_STEPS:
-        raise SignalFrameError(f"absurd number of steps {n} (1..{MAX_STEPS})")
+        raise SignalFrameError(RejectKind.BAD_HEADER, f"absurd number of steps {n} (1..{MAX_STEPS})")
     if not 1 <= s <= MAX_SIGNALS:
-        raise SignalFrameError(f"absurd number of signals {s} (1..{MAX_SIGNALS})")
+        raise SignalFrameError(RejectKind.BAD_HEADER, f"absurd number of signals {s} (1..{MAX_SIGNALS})")
     if list_id not in known:
-        raise SignalFrameError(f"unknown signal list id {list_id:#010x}")
+        raise SignalFrameError(RejectKind.UNKNOWN_SIGNAL_LIST, f"unknown signal list id {list_id:#010x}")
     if known[list_id] != s:
         raise SignalFrameError(
-            f"signal list {list_id:#010x} has {known[list_id]} signals, the frame says {s}"
+            RejectKind.UNKNOWN_SIGNAL_LIST,
+            f"signal list {list_id:#010x} has {known[list_id]} signals, the frame says {s}",
         )
     if not (math.isfinite(rate) and 0 < rate <= 1e5):
-        raise SignalFrameError(f"absurd sample rate {rate} Hz")
+        raise SignalFrameError(RejectKind.BAD_HEADER, f"absurd sample rate {rate} Hz")
+    if seq + n >= MAX_SEQ:  # 2**63 steps at 500 Hz are 584 million years: a broken counter
+        raise SignalFrameError(RejectKind.BAD_HEADER, f"absurd seq {seq}: a step counter stays below 2**63")
     start = _matrix_offset(n)
     expected = start + 4 * n * s
     if len(data) != expected:
         raise SignalFrameError(
-            f"length {len(data)} bytes does not add up: {n} steps x {s} signals need {expected}"
+            RejectKind.BAD_HEADER,
+            f"length {len(data)} bytes does not add up: {n} steps x {s} signals need {expected}",
         )
     steps = bytes(data[HEADER.size : HEADER.size + 2 * n])  # action, then active
     if max(steps[:n]) > MAX_ACTION:
-        raise SignalFrameError(f"action {max(steps[:n])} out of range 0..{MAX_ACTION}")
+        raise SignalFrameError(RejectKind.BAD_STEPS, f"action {max(steps[:n])} out of range 0..{MAX_ACTION}")
     if max(steps[n:]) > 1:
-        raise SignalFrameError("active must be 0 or 1")
+        raise SignalFrameError(RejectKind.BAD_STEPS, "active must be 0 or 1")
     signals = np.frombuffer(data, "<f4", n * s, start).reshape(n, s)
     # x.x is finite exactly when every value is, unless finite values overflow it: only
     # then pay for the elementwise check. (vdot, unlike dot and @, does not warn on
     # overflow; this keeps decoding at a few microseconds.)
     if not math.isfinite(float(np.vdot(signals, signals))) and not np.isfinite(signals).all():
         bad = np.argwhere(~np.isfinite(signals))[0]
-        raise SignalFrameError(f"non-finite value at step {bad[0]}, signal {bad[1]}")
+        raise SignalFrameError(RejectKind.NON_FINITE, f"non-finite value at step {bad[0]}, signal {bad[1]}")
     meta = np.frombuffer(steps, np.uint8)
     return SignalFrame(
         list_id,
@@ -191,7 +203,9 @@ def decode_json(
         doc = json.loads(bytes(data))
         signals = np.asarray(doc["signals"], dtype=np.float64)
         if signals.ndim != 2:
-            raise SignalFrameError("signals must be a list of steps, each a list of values")
+            raise SignalFrameError(
+                RejectKind.BAD_JSON, "signals must be a list of steps, each a list of values"
+            )
         frame = SignalFrame(
             signal_list_id=int(doc.get("signal_list_id", DEFAULT_SIGNAL_LIST_ID)),
             sample_rate_hz=float(doc["sample_rate_hz"]),
@@ -204,19 +218,27 @@ def decode_json(
             signals=signals.astype(np.float32),
         )
         if int(doc.get("version", VERSION)) != VERSION:
-            raise SignalFrameError(f"unsupported version {doc['version']}, this reader knows {VERSION}")
+            raise SignalFrameError(
+                RejectKind.BAD_VERSION, f"unsupported version {doc['version']}, this reader knows {VERSION}"
+            )
         if not (len(frame.action) == len(frame.active) == len(signals)):
-            raise SignalFrameError("action, active and signals must have one entry per step")
+            raise SignalFrameError(
+                RejectKind.BAD_JSON, "action, active and signals must have one entry per step"
+            )
         for name, values in (("action", frame.action), ("active", frame.active)):
             if len(values) and (values.min() < 0 or values.max() > 255):
-                raise SignalFrameError(f"{name} values must be small non-negative integers")
+                raise SignalFrameError(
+                    RejectKind.BAD_STEPS, f"{name} values must be small non-negative integers"
+                )
         if not np.isfinite(signals).all() or np.abs(signals).max(initial=0) > np.finfo(np.float32).max:
-            raise SignalFrameError("non-finite value in signals")
+            raise SignalFrameError(RejectKind.NON_FINITE, "non-finite value in signals")
         return decode(encode(frame), known_lists)
     except SignalFrameError:
         raise
     except (ValueError, KeyError, TypeError, OverflowError, struct.error) as exc:
-        raise SignalFrameError(f"not a valid JSON frame ({type(exc).__name__}: {exc})") from None
+        raise SignalFrameError(
+            RejectKind.BAD_JSON, f"not a valid JSON frame ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def decode_any(

@@ -11,13 +11,24 @@ from aiokafka.errors import TopicAlreadyExistsError
 from robotwatch.stream.settings import ServeSettings
 
 
-def topic_names(settings: ServeSettings) -> list[str]:
-    names = [settings.signals_topic, settings.anomalies_topic, settings.dead_letter_topic]
+def required_topics(settings: ServeSettings) -> list[str]:
+    """The topics serve writes to: without them it cannot do its job."""
+    names = [settings.anomalies_topic, settings.dead_letter_topic]
     if settings.scores_topic:
         names.append(settings.scores_topic)
+    return names
+
+
+def topic_names(settings: ServeSettings) -> list[str]:
+    """Every topic serve uses: what --create-topics creates."""
+    names = [settings.signals_topic, *required_topics(settings)]
     if settings.vision_model is not None:
         names.append(settings.frames_topic)
     return names
+
+
+def missing_topics(wanted: list[str], existing: set[str]) -> list[str]:
+    return [t for t in dict.fromkeys(wanted) if t not in existing]
 
 
 async def ensure_topics(settings: ServeSettings, client_options: dict[str, Any]) -> None:

@@ -1,9 +1,11 @@
 """Verdicts on `robot.anomalies` (docs/architecture.md §5): one JSON message per scored cycle
 or frame.
 
-A verdict's id is a hash of what identifies the scored thing (source, robot or cell,
-where the cycle starts, model), so re-scoring the same cycle after a restart produces the
-same id and a consumer drops the repeat (or the topic is compacted on it).
+A verdict's id is a hash of what identifies the scored thing: the source, the robot (or
+cell and camera), where the cycle starts in the controller's step counter *and* its clock
+(so that the cycles of two epochs, before and after a controller reboot, never share an
+id), and the model. Re-scoring the same cycle after a restart produces the same id and a
+consumer drops the repeat (or the topic is compacted on it).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 
-def verdict_id(source: str, origin: str, start: int | str, model_id: str) -> str:
+def verdict_id(source: str, origin: str, start: str, model_id: str) -> str:
+    """`start` names where the scored thing starts, e.g. `seq@controller time`."""
     return hashlib.sha256(f"{source}|{origin}|{start}|{model_id}".encode()).hexdigest()[:32]
 
 
@@ -63,7 +66,7 @@ class ImageLocalization(BaseModel):
 
 
 class Verdict(BaseModel):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     verdict_id: str
     source: Literal["robot", "vision"]
     robot_id: str | None = None
@@ -75,9 +78,11 @@ class Verdict(BaseModel):
     end_time: str
     n_steps: int = Field(description="controller steps received for the cycle (1 for a camera frame)")
     sample_rate_hz: float
-    score: float | None = Field(description="None only when the cycle was too short to score (see note)")
+    score: float | None = Field(description="None when there is no finite score (see note and status)")
     threshold: float
     anomalous: bool
+    status: Literal["ok", "error"] = Field("ok", description="error: the cycle could not be scored")
+    error: str | None = Field(None, description="with status error: why")
     note: str | None = None
     events: list[EventOut] = Field(default_factory=list)
     image: ImageLocalization | None = None

@@ -134,14 +134,20 @@ class ServeProcess:
             start_new_session=True,
         )
 
-    def health(self) -> dict | None:
+    def probe(self, path: str) -> tuple[int, dict] | None:
+        """(status, document) of /livez or /readyz; None while nothing answers."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/health", timeout=2) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:  # 503 while the broker is unreachable
-            return json.loads(exc.read())
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:  # 503: not ready (or not alive)
+            return exc.code, json.loads(exc.read())
         except (OSError, ValueError):
             return None
+
+    def health(self) -> dict | None:
+        """The readiness document: checks, reasons and counts."""
+        answer = self.probe("/readyz")
+        return None if answer is None else answer[1]
 
     def wait_assigned(self, timeout_s: float = 60) -> None:
         """Until the process has joined its group and owns at least one partition."""

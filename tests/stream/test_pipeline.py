@@ -48,7 +48,7 @@ def test_replayed_cycles_get_one_verdict_each_with_the_offline_score(
     assert flagged and all(v.events and v.events[0].top_signals for v in flagged)
     # every verdict is valid JSON of the documented schema
     again = Verdict.model_validate(json.loads(result.verdicts[0].to_bytes()))
-    assert again == result.verdicts[0] and again.schema_version == 1
+    assert again == result.verdicts[0] and again.schema_version == 2
 
 
 def test_replay_command_summarizes_detection_alerts_and_latency(tiny_model: Path, small_cell: Path) -> None:
