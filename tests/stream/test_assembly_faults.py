@@ -96,7 +96,7 @@ def test_a_late_frame_before_a_flagged_start_is_put_in_its_place() -> None:
     frames = frames_of(steps, list(range(10, 190, 10)), with_counter=True)
     start = next(i for i, f in enumerate(frames) if f.cycle == 1)
     late = frames[start - 1]
-    order = frames[: start - 1] + [frames[start], late] + frames[start + 1 :]
+    order = [*frames[: start - 1], frames[start], late, *frames[start + 1 :]]
     robot = _robot()
     cycles = _feed(robot, order)
     assert cycles[0].start_seq == 1000 and cycles[0].n_steps == LENGTHS[0] and cycles[0].gap_steps == 0
@@ -117,7 +117,7 @@ def test_a_reordered_first_frame_keeps_the_anchor_at_or_before_every_frame_of_it
     steps = controller_steps(LENGTHS)
     frames = frames_of(steps, list(range(10, 190, 10)), with_counter=True)
     start = next(i for i, f in enumerate(frames) if f.cycle == 2)  # past the first frames' sorting
-    order = frames[:start] + [frames[start + 1], frames[start]] + frames[start + 2 :]
+    order = [*frames[:start], frames[start + 1], frames[start], *frames[start + 2 :]]
     robot = _robot()
     _feed(robot, order[: start + 2])
     assert robot.current is not None and robot.current.start_seq == frames[start].seq
