@@ -16,8 +16,9 @@ The stream is expected to be imperfect, and each imperfection has one rule:
 2. An early frame (a `seq` ahead of the next expected one) is held back, at most
    `reorder_frames` of them, so that a late frame can still be put in its place; when more
    are held, the stream has jumped and the lowest one is taken with a gap. An early frame
-   that stays ahead while `reorder_frames` frames arrive in order is out of place (a bogus
-   seq) and is discarded, so that it can never hold the commit point.
+   that stays beyond the reorder window while `reorder_frames` frames are taken in order
+   is out of place (a bogus seq) and is discarded, so that it can never hold the commit
+   point.
 3. A jump to a flagged cycle start is taken at once when the cycle counter says whole
    cycles were skipped (a replay of selected cycles); otherwise it waits like any early
    frame, and a forced jump counts as a gap of the cycle it ends.
@@ -258,12 +259,14 @@ class RobotAssembler:
             self.late_steps += steps  # a step of a cycle already closed, or of none
 
     def _age_pending(self) -> None:
-        """Rule 2: a frame that stays ahead while the stream flows in order is out of place."""
+        """Rule 2: a frame that stays beyond the reorder window while the stream flows in
+        order is out of place. (One inside the window waits for its turn.)"""
         assert self.next_seq is not None
+        far = self.next_seq + self.limits.reorder_frames * self.frame_steps
         for seq in list(self.pending):
             held = self.pending[seq]
             held.age += 1
-            if held.age > self.limits.reorder_frames and seq > self.next_seq:
+            if held.age > self.limits.reorder_frames and seq > far:
                 del self.pending[seq]
                 self.discarded_frames += 1
 
