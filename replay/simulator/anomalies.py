@@ -61,10 +61,12 @@ def apply(variant: Variant, scenario: Scenario, profile: CellProfile, rng: np.ra
     if category == Category.NORMAL_OPERATION:
         return scenario
     if category == Category.AXIS_FRICTION:
+        assert axis is not None
         scale = scenario.friction_scale.copy()
         scale[axis - 1] *= 1.0 + an.friction_increase[variant.name[-1]]
         return replace(scenario, friction_scale=scale)
     if category == Category.AXIS_WEIGHT:
+        assert axis is not None
         return replace(scenario, weight=(axis, int(variant.name[3:-1]) / 1000.0))
     if category in (Category.COLLISION_FOAM, Category.COLLISION_CABLE, Category.COLLISION_CARTON):
         return replace(scenario, collision=an.collisions[variant.name])
@@ -88,6 +90,7 @@ def apply(variant: Variant, scenario: Scenario, profile: CellProfile, rng: np.ra
             dwell_s=dwell,
         )
     if category == Category.MOTOR_COMMUTATION:
+        assert axis is not None
         angle = scenario.commutation.copy()
         angle[axis - 1] = np.deg2rad(an.commutation_deg[variant.name.split("_")[1]])
         return replace(scenario, commutation=angle)

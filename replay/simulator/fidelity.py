@@ -113,7 +113,7 @@ def excerpt_figures(table: pd.DataFrame) -> dict[str, float]:
     cycles (and of its axis-1 friction cycles for the holding current with more friction)."""
     table = table[table["time"] < FIRST_SECOND_S]
     meta = table.groupby("sample")[["category", "setting"]].first()
-    cycles = {int(s): g for s, g in table.groupby("sample", sort=True)}
+    cycles = {int(g["sample"].to_numpy()[0]): g for _, g in table.groupby("sample", sort=True)}
     normal = [cycles[s] for s in meta.index[meta["category"] == Category.NORMAL_OPERATION]]
     if len(normal) < 2:
         raise ValueError("the figures need at least two normal cycles")
@@ -133,10 +133,10 @@ def excerpt_figures(table: pd.DataFrame) -> dict[str, float]:
     for a in AXES:
         error = (pooled[f"target_position_{a}"] - pooled[f"joint_position_{a}"]).to_numpy()
         out[f"R2 target_torque~tracking error {a}"] = _r2(error, pooled[f"target_torque_{a}"].to_numpy())
-    still = pd.concat([s for s, _ in splits])
+    standing = pd.concat([s for s, _ in splits])
     for a in MODEL_ERROR_AXES:
-        sensed = 0.5 * (still[f"torque_sensor_a_{a}"] + still[f"torque_sensor_b_{a}"])
-        out[f"model error at rest {a} [Nm]"] = float((still[f"computed_torque_{a}"] - sensed).mean())
+        sensed = 0.5 * (standing[f"torque_sensor_a_{a}"] + standing[f"torque_sensor_b_{a}"])
+        out[f"model error at rest {a} [Nm]"] = float((standing[f"computed_torque_{a}"] - sensed).mean())
     rest_iq = np.array([[s[f"motor_iq_{a}"].mean() for a in AXES] for s, _ in splits])
     out["motor_iq_1 at rest [A]"] = float(rest_iq[:, 0].mean())
     friction = (meta["category"] == Category.AXIS_FRICTION) & meta["setting"].isin(_A1_FRICTION)
@@ -149,7 +149,7 @@ def excerpt_figures(table: pd.DataFrame) -> dict[str, float]:
     out["onset std [ms]"] = float(np.std([onset_time(c) for c in normal], ddof=1) * 1000)
     out["axis 5 range [rad]"] = float(np.mean([np.ptp(c["joint_position_5"].to_numpy()) for c in normal]))
     out["mean joint_position_2 [rad]"] = float(pooled["joint_position_2"].mean())
-    out["gravity torque axis 3 [Nm]"] = float(still["torque_sensor_a_3"].mean())
+    out["gravity torque axis 3 [Nm]"] = float(standing["torque_sensor_a_3"].mean())
     return out
 
 
