@@ -19,7 +19,7 @@ from replay.reader import Part
 from robotwatch.evaluation.results import CycleResult, results_frame
 from robotwatch.mtsflow.model_file import TrainedModel
 from robotwatch.playback.file_stream import file_frames
-from robotwatch.stream.assembly import AssembledCycle
+from robotwatch.stream.assembled_cycle import AssembledCycle
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
 from robotwatch.stream.verdicts import Verdict
 

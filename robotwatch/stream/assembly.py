@@ -47,41 +47,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from robotwatch.stream.assembled_cycle import AssembledCycle
 from robotwatch.stream.signal_frame import SignalFrame
-from robotwatch.stream.verdicts import CycleFlags
-
-
-@dataclass
-class AssembledCycle:
-    """A finished cycle at the model's rate (every `divider`-th controller step)."""
-
-    robot: str
-    start_seq: int
-    end_seq: int
-    counter: int | None
-    start_time_ns: int
-    end_time_ns: int
-    signals: np.ndarray
-    actions: np.ndarray
-    n_steps: int
-    anchor: int
-    start_offset: int  # the frame its start was seen in (>= anchor)
-    gap_steps: int = 0
-    repeated_steps: int = 0
-    truncated: bool = False
-    incomplete: bool = False
-    partition: int = -1  # the source partition, set by the pipeline
-    error: str | None = None  # why the cycle could not be assembled (its verdict says so)
-    closed_at: float = 0.0  # monotonic clock when it closed; the start of the verdict latency
-
-    def flags(self) -> CycleFlags:
-        return CycleFlags(
-            incomplete=self.incomplete,
-            gap=self.gap_steps > 0,
-            truncated=self.truncated,
-            gap_steps=self.gap_steps,
-            repeated_steps=self.repeated_steps,
-        )
 
 
 @dataclass
@@ -191,13 +158,21 @@ class RobotAssembler:
         if cur is not None:  # from its bookkeeping alone: its arrays may be what broke
             out.append(
                 AssembledCycle(
-                    robot=self.robot, start_seq=cur.start_seq, end_seq=cur.end_seq, counter=cur.counter,
-                    start_time_ns=cur.start_time_ns, end_time_ns=cur.end_time_ns,
-                    signals=np.empty((0, self.n_signals), np.float32), actions=np.empty(0, np.uint8),
-                    n_steps=cur.n_steps, anchor=cur.anchor, start_offset=cur.start_offset,
-                    incomplete=True, error=reason,
+                    robot=self.robot,
+                    start_seq=cur.start_seq,
+                    end_seq=cur.end_seq,
+                    counter=cur.counter,
+                    start_time_ns=cur.start_time_ns,
+                    end_time_ns=cur.end_time_ns,
+                    signals=np.empty((0, self.n_signals), np.float32),
+                    actions=np.empty(0, np.uint8),
+                    n_steps=cur.n_steps,
+                    anchor=cur.anchor,
+                    start_offset=cur.start_offset,
+                    incomplete=True,
+                    error=reason,
                 )
-            )  # fmt: skip
+            )
         self.current = None
         self.pending.clear()
         self.next_seq, self.hold_last, self.last_action, self.last_counter = None, False, -1, None

@@ -21,7 +21,8 @@ import numpy as np
 from robotwatch.mtsflow.localize import Event
 from robotwatch.mtsflow.model_file import TrainedModel
 from robotwatch.mtsflow.score import CycleScore, Localize, Scorer
-from robotwatch.stream.assembly import AssembledCycle, AssemblyLimits, RobotAssembler
+from robotwatch.stream.assembled_cycle import AssembledCycle
+from robotwatch.stream.assembly import AssemblyLimits, RobotAssembler
 from robotwatch.stream.rejects import Rejected, RejectKind
 from robotwatch.stream.signal_frame import SignalFrame, decode_any, signal_list_id
 from robotwatch.stream.verdicts import AxisShare, EventOut, SignalShare, Verdict, iso_ns, verdict_id

@@ -20,26 +20,23 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from aiokafka.structs import ConsumerRecord
 
 from robotwatch.mtsflow.model_file import TrainedModel
 from robotwatch.mtsflow.score import Localize
 from robotwatch.stream.clients import signal_consumer, stop_quietly, verdict_producer
 from robotwatch.stream.committer import Committer
-from robotwatch.stream.dead_letters import dead_letter
 from robotwatch.stream.delivery import Outbox, Outgoing
 from robotwatch.stream.health import Health, readiness
 from robotwatch.stream.http import serve_http
+from robotwatch.stream.intake import Intake
 from robotwatch.stream.metrics import ServiceMetrics
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
-from robotwatch.stream.rejects import Rejected, RejectKind
 from robotwatch.stream.settings import ServeSettings
 from robotwatch.stream.sources import SignalSource, Source, Work
 from robotwatch.stream.topics import ensure_topics, missing_topics, required_topics
 from robotwatch.stream.verdicts import Verdict
 
 log = logging.getLogger("robotwatch.serve")
-_Queued = tuple[Work, int]  # the work and its committer token
 
 
 class Service:
@@ -54,7 +51,7 @@ class Service:
         card = model.card
         # A robot streaming this long without a cycle closing is muted: twice the longest a
         # cycle can run before it is closed by force, plus the idle timeout.
-        mute_s = 2 * 4 * card.padded_length / card.sample_rate_hz + s.idle_close_s
+        mute_s = s.mute_s or 2 * 4 * card.padded_length / card.sample_rate_hz + s.idle_close_s
         self.sources: dict[str, Source] = {s.signals_topic: SignalSource(s.signals_topic, pipeline, mute_s)}
         if s.vision_model is not None:
             from robotwatch.stream.camera import CameraSource
@@ -66,15 +63,11 @@ class Service:
         self.fatal: str | None = None  # why it stopped, for the user, when it could not start
         self.consumer: AIOKafkaConsumer | None = None
         self.outbox: Outbox | None = None
-        self._queues: dict[str, asyncio.Queue[_Queued]] = {t: asyncio.Queue() for t in self.sources}
+        self.intake = Intake(s, self.sources, self.committer, self.metrics, self.health)
         self._executors = {
             t: ThreadPoolExecutor(1, thread_name_prefix=f"robotwatch-{t}") for t in self.sources
         }
         self._stop = asyncio.Event()
-        self._paused = False
-        self._lag: dict[TopicPartition, int] = {}
-        self._delivered: dict[TopicPartition, float] = {}  # caught up at (monotonic)
-        self._refused_logged: set[str] = set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -100,10 +93,10 @@ class Service:
                 "frames": frames,
                 "cycles": cycles,
                 "dead_letters": dead,
-                "consumer_lag": sum(self._lag.values()),
+                "consumer_lag": sum(self.intake.lag.values()),
                 "in_flight": self.committer.in_flight(),
                 "backlog": self.outbox.backlog() if self.outbox else 0,
-                "paused": self._paused,
+                "paused": self.intake.paused,
                 "robots": len(self.pipeline.robots),
                 "assigned_partitions": self.health.assigned,
                 "uptime_s": self.health.uptime(),
@@ -127,8 +120,9 @@ class Service:
             if not await self._connect():
                 return
             assert self.outbox is not None
+            assert self.consumer is not None
             readers = [
-                asyncio.create_task(self._consume(), name="consume"),
+                asyncio.create_task(self.intake.run(self.consumer, self.outbox, self._stop), name="consume"),
                 asyncio.create_task(self._housekeep(), name="housekeep"),
                 asyncio.create_task(self._probe(), name="probe"),
             ]
@@ -200,79 +194,9 @@ class Service:
             return True
         return False
 
-    async def _consume(self) -> None:
-        assert self.consumer is not None
-        while not self._stop.is_set():
-            self._apply_backpressure()
-            try:
-                batch = await self.consumer.getmany(timeout_ms=200, max_records=2000)
-            except KafkaError as exc:
-                self.metrics.broker_errors.labels("fetch").inc()
-                self.health.broker(False, f"fetch: {exc}")
-                await asyncio.sleep(0.5)
-                continue
-            for tp, messages in batch.items():
-                for message in messages:
-                    await self._handle(tp, message)
-            self._note_delivery()
-            await asyncio.sleep(0)
-
-    async def _handle(self, tp: TopicPartition, message: ConsumerRecord) -> None:
-        """One message: never raises, whatever it holds."""
-        self.committer.consumed(tp, message.offset)
-        source = self.sources[tp.topic]
-        (self.metrics.frames if source.kind == "signals" else self.metrics.camera_frames).inc()
-        try:
-            work = await source.take(tp, message)
-        except Rejected as refused:
-            if refused.kind is RejectKind.ROBOT_LIMIT:
-                self._refuse(message, refused)
-            else:
-                self._dead_letter(tp, message, refused)
-            return
-        except Exception as exc:  # a bug met this message: it costs that message, not the service
-            log.exception("could not process %s[%d]@%d", tp.topic, tp.partition, message.offset)
-            self._dead_letter(
-                tp,
-                message,
-                Rejected(RejectKind.INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}"),
-            )
-            return
-        self.health.message(dead_lettered=False)
-        for item in work:
-            self._enqueue(item)
-
-    def _enqueue(self, item: Work) -> None:
-        self._queues[item.tp.topic].put_nowait((item, self.committer.hold(item.tp, item.anchor)))
-
-    def _refuse(self, message: ConsumerRecord, refused: Rejected) -> None:
-        self.metrics.robots_refused.inc()
-        self.health.refused()
-        if len(self._refused_logged) < 100 and str(refused) not in self._refused_logged:
-            self._refused_logged.add(str(refused))
-            log.warning("refused: %s (raise max_robots, or run more instances)", refused)
-
-    def _dead_letter(self, tp: TopicPartition, message: ConsumerRecord, refused: Rejected) -> None:
-        assert self.outbox is not None
-        self.metrics.dead_letters.labels(refused.kind.value).inc()
-        self.health.message(dead_lettered=True)
-        log.warning(
-            "dead letter %s[%d]@%d (%s): %.300s",
-            tp.topic,
-            tp.partition,
-            message.offset,
-            refused.kind,
-            refused,
-        )
-        letter = dead_letter(
-            self.settings.dead_letter_topic, tp, message, refused, self.settings.dead_letter_max_bytes
-        )
-        letter.tokens = [(self.committer.hold(tp, message.offset), None)]
-        self.outbox.send(letter)
-
     async def _score(self, topic: str) -> None:
         """Batches from the topic's queue, scored in its worker thread, published as they come."""
-        queue, source, s = self._queues[topic], self.sources[topic], self.settings
+        queue, source, s = self.intake.queues[topic], self.sources[topic], self.settings
         loop = asyncio.get_running_loop()
         while True:
             batch = [await queue.get()]
@@ -317,40 +241,6 @@ class Service:
             }
             self.outbox.send(Outgoing(self.settings.scores_topic, verdict.key, json.dumps(compact).encode()))
 
-    def _in_hand(self) -> int:
-        return sum(q.qsize() for q in self._queues.values()) + (self.outbox.backlog() if self.outbox else 0)
-
-    def _apply_backpressure(self) -> None:
-        """Pause every partition while more is in hand than `max_queued`; resume at half."""
-        assert self.consumer is not None
-        in_hand, limit = self._in_hand(), self.settings.max_queued
-        if not self._paused and in_hand > limit:
-            self.consumer.pause(*self.consumer.assignment())
-            self._paused = True
-        elif self._paused and in_hand <= limit // 2:
-            self.consumer.resume(*self.consumer.assignment())
-            self._paused = False
-        self.metrics.paused.set(int(self._paused))
-
-    def _note_delivery(self) -> None:
-        """Lag, and per partition the time up to which everything was delivered: the last
-        fetch response (a wall-clock stamp, turned into this clock) that found it caught up."""
-        assert self.consumer is not None
-        now_wall, now = time.time(), time.monotonic()
-        for tp in self.consumer.assignment():
-            highwater, polled = self.consumer.highwater(tp), self.consumer.last_poll_timestamp(tp)
-            position = self.committer.next_offset.get(tp)
-            if highwater is None or polled is None or position is None:
-                continue
-            self._lag[tp] = max(0, highwater - position)
-            self.metrics.lag.labels(tp.topic, str(tp.partition)).set(self._lag[tp])
-            age = max(0.0, now_wall - polled / 1000)
-            if position >= highwater:
-                self._delivered[tp] = now - age
-            if age < 5.0:  # a fetch answered lately: the broker is there
-                self.health.broker(True)
-                self.metrics.broker_up.set(1)
-
     async def _housekeep(self) -> None:
         last_commit = time.monotonic()
         while True:
@@ -358,9 +248,8 @@ class Service:
             self.health.beat()
             now = time.monotonic()
             for topic, source in self.sources.items():
-                delivered = {tp.partition: t for tp, t in self._delivered.items() if tp.topic == topic}
-                for item in source.due(now, delivered):
-                    self._enqueue(item)
+                for item in source.due(now, self.intake.delivered_for(topic)):
+                    self.intake.enqueue(item)
             self.metrics.robots.set(len(self.pipeline.robots))
             self.metrics.in_flight.set(self.committer.in_flight())
             if now - last_commit >= self.settings.commit_interval_s:
@@ -409,9 +298,7 @@ class Service:
         for source in self.sources.values():
             source.revoke(revoked)
         self.committer.forget(revoked)
-        for tp in revoked:
-            self._lag.pop(tp, None)
-            self._delivered.pop(tp, None)
+        self.intake.forget(revoked)
         log.info("partitions revoked: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in revoked))
 
     async def _shutdown(
@@ -429,11 +316,13 @@ class Service:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
         try:
-            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues.values())), left(reserve))
+            await asyncio.wait_for(
+                asyncio.gather(*(q.join() for q in self.intake.queues.values())), left(reserve)
+            )
         except TimeoutError:
             log.warning(
                 "shutdown: %d item(s) left unscored; they will be re-read",
-                sum(q.qsize() for q in self._queues.values()),
+                sum(q.qsize() for q in self.intake.queues.values()),
             )
         for task in scorers:
             task.cancel()

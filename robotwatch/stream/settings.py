@@ -72,6 +72,12 @@ class ServeSettings(BaseSettings):
     idle_close_s: float = Field(5.0, gt=0, description="a robot quiet this long: its open cycle closes")
     forget_s: float = Field(600.0, gt=0, description="a robot quiet this long is forgotten")
     max_robots: int = Field(1000, ge=1, description="robots this process keeps state for; more are refused")
+    mute_s: float | None = Field(
+        None,
+        gt=0,
+        description="a robot streaming this long without a cycle closing is muted (default: "
+        "twice the longest a cycle may run, plus idle_close_s)",
+    )
     batch_max_cycles: int = Field(32, ge=1)
     batch_max_wait_ms: int = Field(50, ge=0)
     max_queued: int = Field(512, ge=1, description="work and messages in hand before consumption pauses")

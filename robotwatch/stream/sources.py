@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from robotwatch.stream.assembly import AssembledCycle
+from robotwatch.stream.assembled_cycle import AssembledCycle
 from robotwatch.stream.pipeline import CyclePipeline
 from robotwatch.stream.rejects import Rejected, RejectKind
 from robotwatch.stream.verdicts import Verdict

@@ -78,9 +78,19 @@ def difficulty(data: Path, work: Path, args: argparse.Namespace) -> dict[str, di
     model = work / "mtsflow.rwmodel"
     started = time.perf_counter()
     robotwatch(
-        "train", str(data), "--out", str(model), "--epochs", str(args.epochs), "--rate", str(args.rate),
-        "--seed", str(args.train_seed), "--device", "cpu",
-    )  # fmt: skip
+        "train",
+        str(data),
+        "--out",
+        str(model),
+        "--epochs",
+        str(args.epochs),
+        "--rate",
+        str(args.rate),
+        "--seed",
+        str(args.train_seed),
+        "--device",
+        "cpu",
+    )
     trained = time.perf_counter() - started
     out = robotwatch(
         "evaluate", str(model), str(data), "--compare", "1nn,pca,cae", "--rate", str(args.rate), "--json"
@@ -144,9 +154,16 @@ def main() -> None:
         if data is None:
             data = work / f"cell-{args.profile}-{args.cycles}-seed{args.seed}.parquet"
             robotwatch(
-                "simulate", "--out", str(data), "--cycles", str(args.cycles), "--seed", str(args.seed),
-                "--profile", args.profile,
-            )  # fmt: skip
+                "simulate",
+                "--out",
+                str(data),
+                "--cycles",
+                str(args.cycles),
+                "--seed",
+                str(args.seed),
+                "--profile",
+                args.profile,
+            )
         print(f"simulated cell: {data} ({args.cycles} cycles, seed {args.seed}, profile {args.profile})")
         print(f"real excerpt: {EXCERPT}\n")
         print_first_table(first_table(data))

@@ -39,8 +39,11 @@ def run(profile: str, rate: int, cycles: int, folder: Path) -> dict[str, float]:
     out = folder / f"bench-{rate}-{cycles}.parquet"
     done = subprocess.run(
         [sys.executable, "-c", CHILD, profile, str(rate), str(cycles), str(out)],
-        env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -26,10 +26,18 @@ from replay.simulator.simulate import Simulator, Truth
 COLUMN = {name: i for i, name in enumerate(SIGNALS)}
 SAMPLE = 3
 VARIANTS = (
-    Variant.A2_B, Variant.A3_500G, Variant.LARGE_FULL, Variant.CONVEYOR, Variant.NO_VACUUM,
-    Variant.DROP_200MS, Variant.INCREASE_407G, Variant.CABLE, Variant.PICK, Variant.A2_MEDIUM,
+    Variant.A2_B,
+    Variant.A3_500G,
+    Variant.LARGE_FULL,
+    Variant.CONVEYOR,
+    Variant.NO_VACUUM,
+    Variant.DROP_200MS,
+    Variant.INCREASE_407G,
+    Variant.CABLE,
+    Variant.PICK,
+    Variant.A2_MEDIUM,
     Variant.LOW_DAMPING,
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")

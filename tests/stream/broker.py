@@ -71,14 +71,19 @@ async def read_all(
     return records
 
 
-async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+async def produce(
+    bootstrap: str,
+    topic: str,
+    messages: list[tuple[bytes, bytes]],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=5
     )
     await producer.start()
     try:
         for key, value in messages:
-            await producer.send(topic, value=value, key=key)
+            await producer.send(topic, value=value, key=key, headers=headers)
         await producer.flush()
     finally:
         await producer.stop()

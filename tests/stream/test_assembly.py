@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from robotwatch.stream.assembly import AssembledCycle, AssemblyLimits, RobotAssembler
+from robotwatch.stream.assembled_cycle import AssembledCycle
+from robotwatch.stream.assembly import AssemblyLimits, RobotAssembler
 from tests.stream.streams import controller_steps, frames_of
 
 LENGTHS = [37, 52, 41, 60]

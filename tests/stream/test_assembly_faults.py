@@ -9,7 +9,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from robotwatch.stream.assembly import AssembledCycle, AssemblyLimits, RobotAssembler
+from robotwatch.stream.assembled_cycle import AssembledCycle
+from robotwatch.stream.assembly import AssemblyLimits, RobotAssembler
 from robotwatch.stream.signal_frame import (
     DEFAULT_SIGNAL_LIST_ID,
     SignalFrame,

@@ -90,6 +90,8 @@ def test_camera_frames_get_vision_verdicts_and_bad_images_dead_letters(
     serve.wait_assigned()
     images = sorted(data.glob("test/*/*.png"))
     good = [(b"cell-1", p.read_bytes()) for p in images]
+    # Every frame of one cycle, from a camera whose name is a path: ids per frame, maps kept home.
+    headers = [("cycle", b"7"), ("camera", b"../../escape")]
     small = io.BytesIO()
     Image.new("RGB", (64, 64)).save(small, format="PNG")
     bad = [
@@ -99,7 +101,7 @@ def test_camera_frames_get_vision_verdicts_and_bad_images_dead_letters(
         (None, images[0].read_bytes()),
     ]  # no cell id
     try:
-        asyncio.run(produce(broker.bootstrap, topics["frames"], good + bad))  # type: ignore[arg-type]
+        asyncio.run(produce(broker.bootstrap, topics["frames"], good + bad, headers))  # type: ignore[arg-type]
         verdicts = asyncio.run(read_all(broker.bootstrap, topics["anomalies"], expect=len(good), idle_s=3))
         dead = asyncio.run(read_all(broker.bootstrap, topics["dlq"], expect=len(bad), idle_s=2))
     finally:
@@ -107,10 +109,13 @@ def test_camera_frames_get_vision_verdicts_and_bad_images_dead_letters(
     docs = [json.loads(r.value) for r in verdicts]
     assert len(docs) == len(good) and all(d["source"] == "vision" and d["cell_id"] == "cell-1" for d in docs)
     assert len({d["verdict_id"] for d in docs}) == len(good)
+    maps = (tmp_path / "maps").resolve()
     for d in docs:
         image = d["image"]
         assert 0 <= image["peak_x"] < 128 and 0 <= image["peak_y"] < 128
         assert (image["map_path"] is not None) == d["anomalous"]
+        assert image["map_path"] is None or Path(image["map_path"]).resolve().parent == maps
+        assert d["cycle_id"] == "7" and d["status"] == "ok"
     reasons = sorted(dict(r.headers)["reason"].decode() for r in dead)
     assert len(reasons) == 4
     assert any("corrupt image" in r for r in reasons) and any("no cell id" in r for r in reasons)

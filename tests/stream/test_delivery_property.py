@@ -19,7 +19,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from robotwatch.stream.assembly import AssembledCycle
+from robotwatch.stream.assembled_cycle import AssembledCycle
 from robotwatch.stream.committer import Committer
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
 from robotwatch.stream.signal_frame import SignalFrame

@@ -13,7 +13,7 @@ import torch
 from robotwatch.mtsflow.data import Normalizer
 from robotwatch.mtsflow.model_file import ModelCard, TrainedModel, TrainingInfo
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
-from robotwatch.stream.assembly import AssembledCycle
+from robotwatch.stream.assembled_cycle import AssembledCycle
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
 from robotwatch.stream.rejects import Rejected, RejectKind
 from robotwatch.stream.verdicts import Verdict
@@ -36,10 +36,17 @@ def _model(rate_hz: float = 500.0, padded_length: int = 80) -> TrainedModel:
         target_fpr=0.01,
         calibration_scores=[],
         training=TrainingInfo(
-            data="synthetic", n_train_cycles=0, n_calibration_cycles=0, epochs=0, batch_size=1,
-            learning_rate=0.0, final_loss=0.0, seed=0, seconds=0.0,
+            data="synthetic",
+            n_train_cycles=0,
+            n_calibration_cycles=0,
+            epochs=0,
+            batch_size=1,
+            learning_rate=0.0,
+            final_loss=0.0,
+            seed=0,
+            seconds=0.0,
         ),
-    )  # fmt: skip
+    )
     return TrainedModel(
         flow=MTSFlow(config).eval(),
         normalizer=Normalizer(mean=np.zeros(N_SIGNALS), std=np.ones(N_SIGNALS)),
