@@ -29,6 +29,9 @@ def serve(
     ] = None,
     dashboard: Annotated[bool, typer.Option(help="show a live view instead of logs")] = False,
     http_port: Annotated[int | None, typer.Option(help="port of /metrics, /livez, /readyz (0 = off)")] = None,
+    http_host: Annotated[
+        str | None, typer.Option(help="address they listen on (0.0.0.0 in a container; default 127.0.0.1)")
+    ] = None,
     device: Annotated[str | None, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = None,
     localize: Annotated[
         str | None, typer.Option(help="localize events for all, flagged (over the threshold) or none")
@@ -55,6 +58,7 @@ def serve(
             group=group,
             create_topics=create_topics,
             http_port=http_port,
+            http_host=http_host,
             device=device,
             localize=localize,
         )
