@@ -1,6 +1,6 @@
-"""The Prometheus metrics of `serve`. Every label comes from a fixed set (reason kinds,
-results, call names, partitions), never from message content, so `/metrics` stays small
-whatever arrives."""
+"""The Prometheus metrics of `serve`. Every label comes from a bounded set (reason kinds,
+results, call names, partitions, robots that have verdicts), never from what a message
+merely claims, so `/metrics` stays small whatever arrives."""
 
 from __future__ import annotations
 
@@ -33,6 +33,11 @@ class ServiceMetrics:
         )
         self.robots_refused = Counter(
             "robotwatch_robots_refused", "Frames of robots over the configured limit", registry=r
+        )
+        # Robot ids are labels only once a robot has a verdict (a valid cycle): at most
+        # max_robots of them, never what an attacker writes into keys.
+        self.robot_verdicts = Counter(
+            "robotwatch_robot_verdicts", "Verdicts per robot and result", ["robot", "result"], registry=r
         )
         self.scoring_errors = Counter(
             "robotwatch_scoring_errors", "Cycles or frames whose scoring failed (error verdicts)", registry=r

@@ -216,6 +216,7 @@ class Service:
         started = item.started
         result = "error" if verdict.status == "error" else "anomalous" if verdict.anomalous else "normal"
         self.metrics.cycles.labels(result).inc()
+        self.metrics.robot_verdicts.labels(verdict.robot_id or verdict.cell_id or "", result).inc()
         if verdict.status == "error":
             self.metrics.scoring_errors.inc()
         self.health.scored(verdict.error)
