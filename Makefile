@@ -6,7 +6,10 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+# Real servers the tests start (Prometheus and promtool, Alertmanager), from Debian.
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager
+
+.PHONY: install system-packages demo test lint bench clean
 
 $(BIN)/robotwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +23,14 @@ install: $(BIN)/robotwatch
 demo: install
 	$(BIN)/robotwatch demo
 
-test: install
+system-packages:
+	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
+	  else echo "as root: apt-get install $(DEBIAN_PACKAGES) (the deploy and alert tests start them)"; exit 1; fi; \
+	fi
+
+test: install system-packages
 	$(BIN)/python -m pytest
 
 # The rules that run beside the tests: lint, format, types (the import rule is a test).
