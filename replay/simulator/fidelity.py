@@ -37,10 +37,19 @@ SPREAD_AXES = (1, 4, 5, 6)
 MODEL_ERROR_AXES = (1, 2, 3, 4)
 _A1_FRICTION = (int(Variant.A1_A), int(Variant.A1_B))
 _AXIS_NAMES = (
-    "target_position", "target_velocity", "target_acceleration", "target_torque", "computed_torque",
-    "joint_position", "joint_velocity", "motor_torque", "motor_iq", "motor_voltage",
-    "torque_sensor_a", "torque_sensor_b",
-)  # fmt: skip
+    "target_position",
+    "target_velocity",
+    "target_acceleration",
+    "target_torque",
+    "computed_torque",
+    "joint_position",
+    "joint_velocity",
+    "motor_torque",
+    "motor_iq",
+    "motor_voltage",
+    "torque_sensor_a",
+    "torque_sensor_b",
+)
 META = ("time", "sample", "category", "setting", "action")
 COLUMNS = META + tuple(f"{name}_{a}" for name in _AXIS_NAMES for a in AXES)
 # Published figures of the whole real cycle (the excerpt holds only its first second):

@@ -16,7 +16,9 @@ FLOORS_100HZ = {"forward": 40.0, "localize": 120.0, "train_step": 120.0}
 def bench(
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     quick: Annotated[bool, typer.Option(help="100 Hz on the CPU only, fewer repeats")] = False,
-    repeats: Annotated[int, typer.Option(help="timed repetitions per figure (medians are reported)")] = 5,
+    repeats: Annotated[
+        int, typer.Option(min=1, help="timed repetitions per figure (medians are reported)")
+    ] = 5,
     serve: Annotated[
         bool, typer.Option("--serve", help="also: robots at 500 Hz one serve process keeps up with")
     ] = False,

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from rwcore.errors import UserError
 
@@ -29,8 +30,11 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        console.print(f"[bold red]error:[/] invalid settings: {validation_problems(exc)}", soft_wrap=True)
+        console.print(
+            f"[bold red]error:[/] invalid settings: {escape(validation_problems(exc))}", soft_wrap=True
+        )
         raise typer.Exit(2) from None
     except (UserError, FileNotFoundError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        for line in str(exc).splitlines() or [""]:
+            console.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
         raise typer.Exit(2) from None

@@ -15,10 +15,13 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="where the data, model and report go")] = Path(
         "demo-output"
     ),
-    cycles: Annotated[int, typer.Option(help="cycles to simulate (the voraus-AD split, scaled)")] = 150,
-    epochs: Annotated[int, typer.Option(help="training epochs (the thesis trains 70)")] = 6,
+    cycles: Annotated[
+        int, typer.Option(min=20, help="cycles to simulate (the voraus-AD split, scaled)")
+    ] = 150,
+    epochs: Annotated[int, typer.Option(min=1, help="training epochs (the thesis trains 70)")] = 6,
     speed: Annotated[
-        float | None, typer.Option(help="replay at real time x SPEED (default: as fast as possible)")
+        float | None,
+        typer.Option(min=0.001, help="replay at real time x SPEED (default: as fast as possible)"),
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of the simulation and the training")] = 1,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = "auto",

@@ -27,7 +27,9 @@ def evaluate(
     ],
     method: Annotated[str, typer.Option(help="mtsflow, 1nn, pca or cae")] = "mtsflow",
     compare: Annotated[str, typer.Option(help="baselines to run side by side, e.g. 1nn,pca,cae")] = "",
-    runs: Annotated[int, typer.Option(help="train and evaluate this many seeds; report mean ± std")] = 1,
+    runs: Annotated[
+        int, typer.Option(min=1, help="train and evaluate this many seeds; report mean ± std")
+    ] = 1,
     json_output: Annotated[
         bool, typer.Option("--json", help="print one JSON object instead of tables")
     ] = False,
@@ -36,10 +38,12 @@ def evaluate(
     ] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = "auto",
     epochs: Annotated[
-        int, typer.Option(help="epochs when training here (MTS-Flow: 70; CAE: 50 unless given)")
+        int, typer.Option(min=1, help="epochs when training here (MTS-Flow: 70; CAE: 50 unless given)")
     ] = 70,
-    batch_size: Annotated[int, typer.Option(help="batch size when training MTS-Flow here")] = 32,
-    rate: Annotated[float, typer.Option(help="sample rate when training or fitting here, Hz")] = 100.0,
+    batch_size: Annotated[int, typer.Option(min=1, help="batch size when training MTS-Flow here")] = 32,
+    rate: Annotated[
+        float, typer.Option(min=0.1, help="sample rate when training or fitting here, Hz")
+    ] = 100.0,
     signals: Annotated[str, typer.Option(help="signal group when training or fitting here")] = "machine",
     seed: Annotated[int, typer.Option(help="first seed when training here")] = 177,
 ) -> None:

@@ -6,6 +6,8 @@ so `robotwatch --help` and `robotwatch simulate` start fast.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
@@ -17,8 +19,20 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"robotwatch {version('robotwatch')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
     """Watch industrial robot cells for anomalies with normalizing flows."""
     from robotwatch.allocator import keep_freed_memory
 
@@ -26,6 +40,7 @@ def main() -> None:
 
 
 from robotwatch.cli.bench import bench  # noqa: E402
+from robotwatch.cli.config import app as config_app  # noqa: E402
 from robotwatch.cli.demo import demo  # noqa: E402
 from robotwatch.cli.evaluate import evaluate  # noqa: E402
 from robotwatch.cli.replay import replay  # noqa: E402
@@ -37,3 +52,4 @@ from robotwatch.cli.vision import app as vision_app  # noqa: E402
 for command in (simulate, train, evaluate, bench, serve, replay, demo):
     app.command()(command)
 app.add_typer(vision_app, name="vision")
+app.add_typer(config_app, name="config")

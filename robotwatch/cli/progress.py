@@ -46,6 +46,7 @@ def train_with_progress(
     from robotwatch.mtsflow.fit import FitOptions, FitProgress, TrainingSettings, fit_model
     from robotwatch.mtsflow.model_file import save_model
     from rwcore.device import pick_device
+    from rwcore.thresholds import samples_needed
 
     try:
         group = signal_group(signals)
@@ -99,6 +100,15 @@ def train_with_progress(
         model = fit_model(data, options, settings, progress=_Bar())
         bar.update(task, description="calibrated")
     save_model(model, out)
+    held, needed = model.card.training.n_calibration_cycles, samples_needed(target_fpr)
+    if held < needed:
+        console.print(
+            f"[yellow]note:[/] the threshold comes from {held} held-out normal cycles, but a "
+            f"{target_fpr:.1%} false-positive rate needs at least {needed} to be set at all; with fewer it "
+            f"is the highest held-out score and the rate on new normal cycles will likely be higher: "
+            f"record more normal cycles or raise --calibration-fraction",
+            soft_wrap=True,
+        )
     return model
 
 

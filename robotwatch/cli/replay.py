@@ -23,10 +23,12 @@ def replay(
     ] = None,
     speed: Annotated[
         float | None,
-        typer.Option(help="real time x SPEED (default: as fast as possible in process, real time to Kafka)"),
+        typer.Option(
+            min=0.001, help="real time x SPEED (default: as fast as possible in process, real time to Kafka)"
+        ),
     ] = None,
     as_fast_as_possible: Annotated[bool, typer.Option("--as-fast-as-possible", help="no pacing")] = False,
-    robots: Annotated[int, typer.Option(help="play the file as this many robots at once")] = 1,
+    robots: Annotated[int, typer.Option(min=1, help="play the file as this many robots at once")] = 1,
     to_kafka: Annotated[
         str | None, typer.Option(help="publish frames to this Kafka instead (bootstrap servers)")
     ] = None,
@@ -44,8 +46,6 @@ def replay(
     if part not in ("test", "train", "all"):
         raise typer.BadParameter("test, train or all", param_hint="--part")
     cycles = cast("Part", part)
-    if robots < 1:
-        raise typer.BadParameter("at least 1", param_hint="--robots")
     pace = None if as_fast_as_possible else speed
     with user_errors():
         if to_kafka:

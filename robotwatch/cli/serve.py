@@ -42,26 +42,26 @@ def serve(
     Settings come from --config (TOML), ROBOTWATCH_* environment variables (nested with __,
     e.g. ROBOTWATCH_KAFKA__SASL_MECHANISM) and these options, the latter winning.
     """
+    from robotwatch.config import load
     from robotwatch.mtsflow.model_file import load_model
     from robotwatch.stream.logs import setup_logging
     from robotwatch.stream.service import Service
-    from robotwatch.stream.settings import load_settings
+    from robotwatch.stream.settings import ServeSettings
 
     with user_errors():
-        kafka = {"bootstrap_servers": bootstrap_servers} if bootstrap_servers else None
-        settings = load_settings(
-            config,
-            model=model,
-            kafka=kafka,
-            signals_topic=signals_topic,
-            anomalies_topic=anomalies_topic,
-            group=group,
-            create_topics=create_topics,
-            http_port=http_port,
-            http_host=http_host,
-            device=device,
-            localize=localize,
-        )
+        overrides = {
+            "model": model,
+            "kafka": {"bootstrap_servers": bootstrap_servers},
+            "signals_topic": signals_topic,
+            "anomalies_topic": anomalies_topic,
+            "group": group,
+            "create_topics": create_topics,
+            "http_port": http_port,
+            "http_host": http_host,
+            "device": device,
+            "localize": localize,
+        }
+        settings, _ = load(ServeSettings, config, overrides)
         trained = load_model(settings.model)
     setup_logging("text" if dashboard else settings.log_format)
     service = Service(settings, trained)

@@ -14,24 +14,31 @@ from robotwatch.cli.progress import train_with_progress
 def train(
     data: Annotated[Path, typer.Argument(help="voraus-AD parquet file (trains on setting 72, PRE_A)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="model file to write")],
-    epochs: Annotated[int, typer.Option(help="training epochs (thesis: 70)")] = 70,
-    batch_size: Annotated[int, typer.Option(help="cycles per batch (thesis: 32)")] = 32,
-    rate: Annotated[float, typer.Option(help="sample rate the model works at, Hz (100 or 50)")] = 100.0,
+    epochs: Annotated[int, typer.Option(min=1, help="training epochs (thesis: 70)")] = 70,
+    batch_size: Annotated[int, typer.Option(min=1, help="cycles per batch (thesis: 32)")] = 32,
+    rate: Annotated[
+        float, typer.Option(min=0.1, help="sample rate the model works at, Hz (100 or 50)")
+    ] = 100.0,
     signals: Annotated[
         str, typer.Option(help="signal group: machine, electrical, mechanical, measured, computed")
     ] = "machine",
     seed: Annotated[int, typer.Option(help="seed of weights, permutations and batch order")] = 177,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = "auto",
-    learning_rate: Annotated[float, typer.Option("--lr", help="Adam learning rate")] = 8e-4,
-    kernel_size: Annotated[int, typer.Option(help="kernel of the subnet's first convolution")] = 13,
+    learning_rate: Annotated[
+        float, typer.Option("--lr", min=1e-9, max=1.0, help="Adam learning rate")
+    ] = 8e-4,
+    kernel_size: Annotated[
+        int, typer.Option(min=1, help="kernel of the subnet's first convolution (odd)")
+    ] = 13,
     dilation: Annotated[
-        int, typer.Option(help="dilation of that convolution (thesis: 2 at 100 Hz, 10 at 500 Hz)")
+        int, typer.Option(min=1, help="dilation of that convolution (thesis: 2 at 100 Hz, 10 at 500 Hz)")
     ] = 2,
     calibration_fraction: Annotated[
-        float, typer.Option(help="share of training cycles held out to set the threshold")
+        float, typer.Option(min=0.0, max=0.9, help="share of training cycles held out to set the threshold")
     ] = 0.1,
     target_fpr: Annotated[
-        float, typer.Option(help="false-positive rate the threshold aims at on normal cycles")
+        float,
+        typer.Option(min=0.0001, max=0.5, help="false-positive rate the threshold aims at on normal cycles"),
     ] = 0.01,
 ) -> None:
     """Train MTS-Flow on normal cycles and calibrate its alarm threshold."""

@@ -47,12 +47,15 @@ def train(
     out_path: Annotated[Path, typer.Option("--out", "-o", help="model file to write (.safetensors)")],
     method: Annotated[Method, typer.Option(help="csflow, differnet or ast")] = Method.csflow,
     epochs: Annotated[
-        int | None, typer.Option(help="training epochs (AST: of teacher and of student); default per method")
+        int | None,
+        typer.Option(min=1, help="training epochs (AST: of teacher and of student); default per method"),
     ] = None,
-    image_size: Annotated[int, typer.Option(help="images are resized to PX × PX")] = 384,
+    image_size: Annotated[int, typer.Option(min=32, help="images are resized to PX × PX")] = 384,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = "auto",
     seed: Annotated[int, typer.Option(help="seed of weights, held-out split and batch order")] = 0,
-    holdout: Annotated[float, typer.Option(help="share of train/good held out to set the thresholds")] = 0.15,
+    holdout: Annotated[
+        float, typer.Option(min=0.01, max=0.9, help="share of train/good held out to set the thresholds")
+    ] = 0.15,
     target_fpr: Annotated[
         float, typer.Option(help="false-positive rate the thresholds aim at on normal images")
     ] = 0.01,
@@ -112,7 +115,7 @@ def evaluate(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="images per batch")] = 4,
+    batch_size: Annotated[int, typer.Option(min=1, help="images per batch")] = 4,
 ) -> None:
     """Image- and pixel-level AUROC on the test set, overall and per defect type."""
     from vision.evaluation.evaluate import compute_metrics, score_test_set
@@ -207,9 +210,9 @@ def score(
 @app.command()
 def simulate(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="folder to write the dataset into")],
-    images: Annotated[int, typer.Option(help="normal training images")] = 200,
+    images: Annotated[int, typer.Option(min=1, help="normal training images")] = 200,
     seed: Annotated[int, typer.Option(help="seed of the cell (table) and of every frame")] = 0,
-    size: Annotated[int, typer.Option(help="frame width and height in pixels")] = 384,
+    size: Annotated[int, typer.Option(min=32, help="frame width and height in pixels")] = 384,
     pose: Annotated[
         Pose, typer.Option(help="place: can on the target; pick: can in the gripper")
     ] = Pose.place,
@@ -230,11 +233,11 @@ def simulate(
 @app.command()
 def bench(
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
-    image_size: Annotated[int, typer.Option(help="frame size in pixels")] = 384,
+    image_size: Annotated[int, typer.Option(min=32, help="frame size in pixels")] = 384,
     methods: Annotated[
         list[Method] | None, typer.Option("--method", help="methods to measure (default: all)")
     ] = None,
-    frames: Annotated[int, typer.Option(help="frames timed per method")] = 20,
+    frames: Annotated[int, typer.Option(min=1, help="frames timed per method")] = 20,
     train_images: Annotated[
         int, typer.Option(help="images for the training-memory measurement (0 skips it)")
     ] = 200,

@@ -1,6 +1,7 @@
-"""Settings of `robotwatch serve`: defaults < TOML file < ROBOTWATCH_* environment < command line.
+"""Settings of `robotwatch serve` and of the other commands that talk to Kafka: defaults < TOML
+file < ROBOTWATCH_* environment < command line (robotwatch.config loads them).
 
-ROBOTWATCH_KAFKA__BOOTSTRAP_SERVERS=broker:9092 ROBOTWATCH_GROUP=cell-7 robotwatch serve ...
+    ROBOTWATCH_KAFKA__BOOTSTRAP_SERVERS=broker:9092 ROBOTWATCH_GROUP=cell-7 robotwatch serve ...
 """
 
 from __future__ import annotations
@@ -9,27 +10,38 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+def _names(*librdkafka: str) -> AliasChoices:
+    """A field's own name, or librdkafka's (what a cluster's client.properties holds)."""
+    return AliasChoices(*librdkafka)
 
 
 class KafkaSettings(BaseModel):
-    """Connection to the user's Kafka cluster; passed through to aiokafka."""
+    """Connection to the user's Kafka cluster; passed through to aiokafka. librdkafka's key
+    names (`bootstrap.servers`, `sasl.username`, ...) are accepted too."""
 
-    bootstrap_servers: str = "localhost:9092"
-    client_id: str = "robotwatch"
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_plain_username: str | None = None
-    sasl_plain_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    ssl_certfile: Path | None = None
-    ssl_keyfile: Path | None = None
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    bootstrap_servers: str = Field("localhost:9092", validation_alias=_names("bootstrap.servers"))
+    client_id: str = Field("robotwatch", validation_alias=_names("client.id"))
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias=_names("security.protocol")
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, validation_alias=_names("sasl.mechanism", "sasl.mechanisms")
+    )
+    sasl_plain_username: str | None = Field(None, validation_alias=_names("sasl.username"))
+    sasl_plain_password: SecretStr | None = Field(None, validation_alias=_names("sasl.password"))
+    ssl_cafile: Path | None = Field(None, validation_alias=_names("ssl.ca.location"))
+    ssl_certfile: Path | None = Field(None, validation_alias=_names("ssl.certificate.location"))
+    ssl_keyfile: Path | None = Field(None, validation_alias=_names("ssl.key.location"))
+
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value  # librdkafka ignores case here
 
     def client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -52,8 +64,8 @@ class KafkaSettings(BaseModel):
         return options
 
 
-class ServeSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ROBOTWATCH_", env_nested_delimiter="__", extra="forbid")
+class ServeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
     model: Path = Field(description="MTS-Flow model file")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -105,31 +117,5 @@ class ServeSettings(BaseSettings):
     map_dir: Path | None = Field(None, description="save anomaly maps of anomalous camera frames here")
 
     http_host: str = "127.0.0.1"
-    http_port: int = Field(9108, description="/metrics and /health; 0 = off")
+    http_port: int = Field(9108, ge=0, le=65535, description="/metrics, /livez, /readyz; 0 = off")
     log_format: Literal["json", "text"] = "json"
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML file is named by load_settings (model_config["toml_file"]); none by default.
-        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
-
-
-def load_settings(config: Path | None = None, **overrides: Any) -> ServeSettings:
-    """Settings from an optional TOML file, the environment and explicit overrides (None = unset)."""
-    cls: type[ServeSettings] = ServeSettings
-    if config is not None:
-        if not config.is_file():
-            raise FileNotFoundError(f"{config}: no such configuration file")
-        cls = type(  # a subclass that names the file: pydantic-settings reads it from model_config
-            "ServeSettings",
-            (ServeSettings,),
-            {"model_config": {**ServeSettings.model_config, "toml_file": config}},
-        )
-    return cls(**{k: v for k, v in overrides.items() if v is not None})
