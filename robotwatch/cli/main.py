@@ -39,6 +39,7 @@ def main(
     keep_freed_memory()
 
 
+from robotwatch.cli.alerts import alerts  # noqa: E402
 from robotwatch.cli.bench import bench  # noqa: E402
 from robotwatch.cli.config import app as config_app  # noqa: E402
 from robotwatch.cli.demo import demo  # noqa: E402
@@ -49,7 +50,7 @@ from robotwatch.cli.simulate import simulate  # noqa: E402
 from robotwatch.cli.train import train  # noqa: E402
 from robotwatch.cli.vision import app as vision_app  # noqa: E402
 
-for command in (simulate, train, evaluate, bench, serve, replay, demo):
+for command in (simulate, train, evaluate, bench, serve, alerts, replay, demo):
     app.command()(command)
 app.add_typer(vision_app, name="vision")
 app.add_typer(config_app, name="config")

@@ -1,0 +1,320 @@
+"""`robotwatch alerts`: read the verdicts, deliver the alerts among them, commit after delivery
+(docs/alerts.md).
+
+One loop reads `robot.anomalies` as its own consumer group. Each anomalous or error verdict
+not seen before is routed to its channels and waits in a group (robotwatch.alerts.grouping);
+each record holds its offset (robotwatch.stream.committer) until every message it is part of
+was delivered, suppressed by the rate limit, or written to the dead-letter topic. So the
+committed offset never passes an alert that has not reached its channel.
+
+After a restart the records just before the committed offset are read again only to
+remember their verdict ids: a verdict that serve publishes again (same id, later offset) is
+then still known and not sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, fields
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from robotwatch.alerts.connection import connect
+from robotwatch.alerts.dead_letters import send_dead_letter
+from robotwatch.alerts.dedup import SeenIds
+from robotwatch.alerts.delivery import Sender, deliver
+from robotwatch.alerts.facts import alert_kind, subject
+from robotwatch.alerts.grouping import Group, Grouper
+from robotwatch.alerts.message import build_message
+from robotwatch.alerts.routing import channels_for
+from robotwatch.alerts.settings import AlertSettings
+from robotwatch.stream.clients import stop_quietly
+from robotwatch.stream.committer import Committer
+from robotwatch.stream.verdicts import Verdict
+
+log = logging.getLogger("robotwatch.alerts")
+TICK_S = 0.2
+REPORT_S = 60.0
+MAX_BAD_LOGGED = 20  # then one line per 1,000
+PER_CHANNEL = 4  # messages in delivery at once on one channel
+
+
+@dataclass
+class Counts:
+    records: int = 0
+    bad: int = 0
+    alerts: int = 0
+    repeats: int = 0
+    unrouted: int = 0
+    sent: int = 0
+    suppressed: int = 0
+    dead_letters: int = 0
+
+    def line(self) -> str:
+        return ", ".join(f"{f.name.replace('_', ' ')} {getattr(self, f.name)}" for f in fields(self))
+
+
+class AlertService:
+    def __init__(self, settings: AlertSettings, senders: dict[str, Sender]) -> None:
+        self.settings, self.senders = settings, senders
+        self.committer = Committer()
+        self.grouper = Grouper(settings.grouping, settings.rate_limit)
+        self.seen = SeenIds(settings.dedup_memory)
+        self.counts = Counts()
+        self.exit_code = 0
+        self.fatal: str | None = None  # why it could not start, for the user
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self._remember_until: dict[TopicPartition, int] = {}  # re-read only to remember ids
+        self._unpositioned: set[TopicPartition] = set()  # a new group's partitions, position not committed
+        self._deliveries: set[asyncio.Task] = set()
+        self._lanes = {name: asyncio.Semaphore(PER_CHANNEL) for name in senders}
+        self._paused = False
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Until stop(): then deliver what was read and commit, within the grace period."""
+        clients = await connect(self.settings, self._stop)
+        if isinstance(clients, str):
+            self.fatal, self.exit_code = clients, 2
+            return
+        if clients is None:
+            return  # stopped while waiting for the broker
+        self.consumer, self.producer = clients
+        self.consumer.subscribe([self.settings.anomalies_topic], listener=_Rebalance(self))
+        log.info("reading %s as group %s", self.settings.anomalies_topic, self.settings.group)
+        try:
+            await self._read()
+        except Exception:
+            log.exception("the reading loop failed; shutting down")
+            self.exit_code = 1
+        await self._shutdown()
+
+    async def _read(self) -> None:
+        assert self.consumer is not None
+        last_commit = last_report = time.monotonic()
+        while not self._stop.is_set():
+            self._backpressure()
+            try:
+                batch = await self.consumer.getmany(timeout_ms=int(TICK_S * 1000), max_records=1000)
+            except KafkaError as exc:
+                log.warning("fetch failed (retrying): %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            now = time.monotonic()
+            for tp, records in batch.items():
+                for record in records:
+                    self.take(tp, record, now)
+            await self._position_new_partitions()
+            self._dispatch(now)
+            if now - last_commit >= TICK_S:
+                await self.commit()
+                last_commit = now
+            if now - last_report >= REPORT_S:
+                log.info("alerts: %s", self.counts.line())
+                last_report = now
+
+    def take(self, tp: TopicPartition, record: ConsumerRecord, now: float) -> None:
+        """One record: never raises, whatever it holds (a bug it meets costs that record)."""
+        self.committer.consumed(tp, record.offset)
+        self.counts.records += 1
+        try:
+            self._take(tp, record, now)
+        except Exception:
+            self.counts.bad += 1
+            log.exception("could not handle %s[%d]@%d; skipped", tp.topic, tp.partition, record.offset)
+
+    def _take(self, tp: TopicPartition, record: ConsumerRecord, now: float) -> None:
+        until = self._remember_until.get(tp)
+        remembering = until is not None and record.offset < until
+        try:
+            verdict = Verdict.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            if not remembering:
+                self._bad(tp, record, exc)
+            return
+        kind = alert_kind(verdict)
+        if kind is None:
+            return
+        if remembering:  # before the commit point: delivered or given up already
+            self.seen.add(verdict.verdict_id)
+            return
+        if not self.seen.add(verdict.verdict_id):
+            self.counts.repeats += 1
+            log.info("verdict %s (%s) seen before: not sent again", verdict.verdict_id, subject(verdict))
+            return
+        channels = channels_for(self.settings, verdict, kind)
+        if not channels:
+            self.counts.unrouted += 1
+            return
+        self.counts.alerts += 1
+        for channel in channels:
+            hold = self.committer.hold(tp, record.offset)
+            self.grouper.add(channel, tp, record.offset, hold, verdict, subject(verdict), kind, now)
+
+    def _bad(self, tp: TopicPartition, record: ConsumerRecord, exc: ValidationError) -> None:
+        self.counts.bad += 1
+        if self.counts.bad <= MAX_BAD_LOGGED or self.counts.bad % 1000 == 0:
+            problem = exc.errors()[0]
+            where = ".".join(map(str, problem["loc"])) or "message"
+            log.warning(
+                "skipped %s[%d]@%d: not a verdict (%s: %s); %d skipped so far",
+                tp.topic,
+                tp.partition,
+                record.offset,
+                where,
+                problem["msg"],
+                self.counts.bad,
+            )
+
+    def _dispatch(self, now: float, flush: bool = False) -> None:
+        sending, suppressed = self.grouper.due(now, flush)
+        for group in suppressed:
+            self.counts.suppressed += group.count
+            self._release(group)
+        for group in sending:
+            task = asyncio.create_task(self._deliver(group), name=f"deliver {group.channel} {group.robot}")
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, group: Group) -> None:
+        message = build_message(group, self.settings)
+        async with self._lanes[group.channel]:
+            outcome = await deliver(self.senders[group.channel], message, self.settings.delivery)
+        if outcome.delivered:
+            self.counts.sent += 1
+            log.info("%s: sent %r", group.channel, message.title)
+        else:
+            assert self.producer is not None
+            await send_dead_letter(self.producer, self.settings, group, message, outcome)
+            self.counts.dead_letters += 1
+        self._release(group)
+
+    def _release(self, group: Group) -> None:
+        for hold in group.holds:
+            self.committer.release(hold)
+
+    def _backpressure(self) -> None:
+        """Pause reading while more alerts wait or are in delivery than max_in_hand."""
+        assert self.consumer is not None
+        in_hand, limit = self.committer.in_flight(), self.settings.max_in_hand
+        if not self._paused and in_hand > limit:
+            self.consumer.pause(*self.consumer.assignment())
+            self._paused = True
+            log.warning("%d alerts in hand: reading paused until half of them are out", in_hand)
+        elif self._paused and in_hand <= limit // 2:
+            self.consumer.resume(*self.consumer.assignment())
+            self._paused = False
+
+    async def _position_new_partitions(self) -> None:
+        """A partition the group never committed: commit where reading starts, so that a crash
+        before its first alert does not make the next start skip to the end again."""
+        assert self.consumer is not None
+        for tp in list(self._unpositioned):
+            self._unpositioned.discard(tp)
+            if tp in self.committer.next_offset or tp not in self.consumer.assignment():
+                continue
+            try:
+                position = await asyncio.wait_for(self.consumer.position(tp), self.settings.broker_timeout_s)
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("position of %s[%d] unknown (will retry): %s", tp.topic, tp.partition, exc)
+                self._unpositioned.add(tp)
+                continue
+            self.committer.consumed(tp, position - 1)
+
+    async def commit(
+        self, partitions: set[TopicPartition] | None = None, timeout_s: float | None = None
+    ) -> None:
+        """Commit what is safe (everything before it was delivered); never blocks for long."""
+        if self.consumer is None:
+            return
+        try:
+            timeout = self.settings.broker_timeout_s if timeout_s is None else timeout_s
+            await self.committer.commit(self.consumer, {}, timeout, partitions)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("commit failed (will retry): %s", exc)
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        """Start each partition at its committed offset, after re-reading up to `dedup_lookback`
+        records before it to remember the verdict ids that were already sent."""
+        assert self.consumer is not None
+        s = self.settings
+        for tp in partitions:
+            try:
+                committed = await asyncio.wait_for(self.consumer.committed(tp), s.broker_timeout_s)
+                if committed is None:
+                    self._unpositioned.add(tp)
+                    continue
+                self.committer.committed_now({tp: committed})
+                if s.dedup_lookback and committed > 0:
+                    begins = await asyncio.wait_for(self.consumer.beginning_offsets([tp]), s.broker_timeout_s)
+                    start = max(begins.get(tp, 0), committed - s.dedup_lookback)
+                    if start < committed:
+                        self.consumer.seek(tp, start)
+                        self._remember_until[tp] = committed
+            except (KafkaError, TimeoutError) as exc:  # reading starts at the commit point all the same
+                log.warning(
+                    "%s[%d]: ids before the commit point not re-read (%s): a verdict published again "
+                    "may be sent again",
+                    tp.topic,
+                    tp.partition,
+                    exc,
+                )
+        log.info("partitions assigned: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Finish the deliveries under way, commit, and forget these partitions: what still
+        waited in a group is read again by the partition's next owner (its ids are forgotten
+        here, so that a partition that comes back to us is sent in full)."""
+        for group in self.grouper.drop(partitions):
+            self.seen.forget(group.verdict_ids)
+        if self._deliveries:
+            await asyncio.wait(set(self._deliveries), timeout=self.settings.broker_timeout_s)
+        await self.commit(partitions)
+        self.committer.forget(partitions)
+        for tp in partitions:
+            self._remember_until.pop(tp, None)
+            self._unpositioned.discard(tp)
+        log.info("partitions revoked: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    async def _shutdown(self) -> None:
+        """Within grace_s: stop reading, send every group now, wait for the deliveries, commit,
+        leave the group. What is not delivered by then is not committed: it is read again."""
+        assert self.consumer is not None and self.producer is not None
+        deadline = time.monotonic() + self.settings.grace_s
+        reserve = min(5.0, self.settings.grace_s / 3)
+        self._dispatch(time.monotonic(), flush=True)
+        if self._deliveries:
+            _, late = await asyncio.wait(
+                set(self._deliveries), timeout=max(0.0, deadline - reserve - time.monotonic())
+            )
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning(
+                    "shutdown: %d message(s) not delivered in time; they will be read again", len(late)
+                )
+                await asyncio.gather(*late, return_exceptions=True)
+        await self.commit(timeout_s=max(0.5, deadline - time.monotonic() - reserve / 2))
+        await stop_quietly(self.consumer.stop(), max(0.5, (deadline - time.monotonic()) / 2))
+        await stop_quietly(self.producer.stop(), max(0.5, deadline - time.monotonic()))
+        log.info("stopped: %s", self.counts.line())
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, service: AlertService) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.service.revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.service.assigned(set(assigned))
