@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from pydantic import BaseModel, Field, ValidationError
@@ -48,13 +48,17 @@ class TrainingRecord(BaseModel):
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
-def model_id(prefix: str, tensors: Mapping[str, torch.Tensor], card: BaseModel) -> str:
-    """`prefix-<12 hex>` from the tensors and the card, leaving out its id and training record."""
+def model_id(prefix: str, tensors: Mapping[str, torch.Tensor], card: BaseModel | Mapping[str, Any]) -> str:
+    """`prefix-<12 hex>` from the tensors and the card as stored, leaving out its id and
+    training record. The card is hashed as sorted JSON of what the file holds, so a card
+    field added later (with a default) does not change the id of an older file."""
+    stored = card.model_dump(mode="json") if isinstance(card, BaseModel) else dict(card)
+    content = {k: v for k, v in stored.items() if k not in ("model_id", "training")}
     digest = hashlib.sha256()
     for name in sorted(tensors):
         digest.update(name.encode())
         digest.update(tensors[name].detach().cpu().contiguous().numpy().tobytes())
-    digest.update(card.model_dump_json(exclude={"model_id", "training"}).encode())
+    digest.update(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
     return f"{prefix}-{digest.hexdigest()[:12]}"
 
 
@@ -94,6 +98,11 @@ def _check_safetensors(path: Path) -> None:
 
 def read_card(path: str | PathLike[str], key: str, card_type: type[Card]) -> Card:
     """The card alone, without reading the tensors."""
+    return card_type.model_validate(_stored_card(path, key, card_type))
+
+
+def _stored_card(path: str | PathLike[str], key: str, card_type: type[BaseModel]) -> dict[str, Any]:
+    """The card as the file holds it (checked against `card_type`)."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -107,9 +116,13 @@ def read_card(path: str | PathLike[str], key: str, card_type: type[Card]) -> Car
         found = ", ".join(sorted(header)) or "none"
         raise ModelFileError(path, f"is a safetensors file without a {key} model card (cards found: {found})")
     try:
-        return card_type.model_validate(json.loads(header[key]))
+        stored = json.loads(header[key])
+        card_type.model_validate(stored)
     except (ValidationError, json.JSONDecodeError) as exc:
         raise ModelFileError(path, f"has an invalid model card: {exc}") from exc
+    if not isinstance(stored, dict):
+        raise ModelFileError(path, "has an invalid model card: not a JSON object")
+    return stored
 
 
 def read_model_file(
@@ -118,14 +131,12 @@ def read_model_file(
     """Tensors and card of a model file; the card's `model_id`, when it has one, must match."""
     from safetensors.torch import load_file
 
-    card = read_card(path, key, card_type)
+    stored = _stored_card(path, key, card_type)
     try:
         tensors = load_file(str(path))
     except Exception as exc:
         raise ModelFileError(path, f"is a corrupt safetensors file ({exc})") from exc
-    stored = getattr(card, "model_id", "")
-    if stored:
-        prefix = stored.rsplit("-", 1)[0]
-        if model_id(prefix, tensors, card) != stored:
-            raise ModelFileError(path, f"its tensors or card were changed after it was saved as {stored}")
-    return tensors, card
+    saved_as = stored.get("model_id") or ""
+    if saved_as and model_id(saved_as.rsplit("-", 1)[0], tensors, stored) != saved_as:
+        raise ModelFileError(path, f"its tensors or card were changed after it was saved as {saved_as}")
+    return tensors, card_type.model_validate(stored)

@@ -14,7 +14,13 @@ from robotwatch.cli.console import console, user_errors
 
 
 def serve(
-    model: Annotated[Path | None, typer.Option(help="MTS-Flow model file (or `model` in the config)")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="one MTS-Flow model file for every robot (or `model` in the config)")
+    ] = None,
+    models: Annotated[
+        Path | None,
+        typer.Option(help="a model per robot: DIR/<robot>.rwmodel, else DIR/default.rwmodel (or [models])"),
+    ] = None,
     bootstrap_servers: Annotated[
         str | None, typer.Option(help="Kafka bootstrap servers, host:port[,...]")
     ] = None,
@@ -43,14 +49,15 @@ def serve(
     e.g. ROBOTWATCH_KAFKA__SASL_MECHANISM) and these options, the latter winning.
     """
     from robotwatch.config import load
-    from robotwatch.mtsflow.model_file import load_model
+    from robotwatch.fleet.registry import ModelRegistry
     from robotwatch.stream.logs import setup_logging
     from robotwatch.stream.service import Service
-    from robotwatch.stream.settings import ServeSettings
+    from robotwatch.stream.settings import ServeSettings, model_files
 
     with user_errors():
         overrides = {
             "model": model,
+            "models_dir": models,
             "kafka": {"bootstrap_servers": bootstrap_servers},
             "signals_topic": signals_topic,
             "anomalies_topic": anomalies_topic,
@@ -62,13 +69,15 @@ def serve(
             "localize": localize,
         }
         settings, _ = load(ServeSettings, config, overrides)
-        trained = load_model(settings.model)
+        registry = ModelRegistry(model_files(settings), settings.device, settings.models_dir)
+        registry.load_all()
     setup_logging("text" if dashboard else settings.log_format)
-    service = Service(settings, trained)
+    service = Service(settings, registry, config)
+    loaded = ", ".join(f"{e['robots']} -> {e['model_id']}" for e in registry.info())
     console.print(
-        f"robotwatch serve: model {trained.model_id} ({len(trained.card.signals)} signals at "
-        f"{trained.card.sample_rate_hz:g} Hz), {settings.signals_topic} -> {settings.anomalies_topic} "
-        f"on {settings.kafka.bootstrap_servers}, group {settings.group}"
+        f"robotwatch serve: {loaded}; {settings.signals_topic} -> {settings.anomalies_topic} "
+        f"on {settings.kafka.bootstrap_servers}, group {settings.group}",
+        soft_wrap=True,
     )
     asyncio.run(_run(service, dashboard))
     if service.fatal:
@@ -92,6 +101,7 @@ async def _run(service, dashboard: bool) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    loop.add_signal_handler(signal.SIGHUP, service.models.request)  # read the model registry again
     view_task = asyncio.create_task(_live(service)) if dashboard else None
     try:
         await service.run()

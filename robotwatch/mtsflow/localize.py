@@ -8,7 +8,7 @@ become events carrying the time, the running action and the signals behind them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,8 +16,9 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
-from replay.schema import Action, axis_of
+from replay.schema import axis_of
 from robotwatch.mtsflow.network import MTSFlow
+from robotwatch.program import VORAUS_AD
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def find_events(
     sample_rate_hz: float,
     signals: Sequence[str],
     actions: np.ndarray | None = None,
+    step_name: Callable[[int], str] = VORAUS_AD.name_of,
     min_strength: float = 2.0,
     max_events: int = 3,
     min_separation_s: float = 0.5,
@@ -87,7 +89,7 @@ def find_events(
                 per_axis[axis] = per_axis.get(axis, 0.0) + float(value)
         action = None
         if actions is not None and step < len(actions):
-            action = Action(int(actions[step])).name
+            action = step_name(int(actions[step]))
         events.append(
             Event(
                 step=int(step),

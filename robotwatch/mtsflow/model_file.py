@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from robotwatch.mtsflow.data import Normalizer
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
+from robotwatch.program import VORAUS_AD, Program
 from rwcore.model_file import (
     ModelFileError,
     TrainingRecord,
@@ -58,6 +59,7 @@ class ModelCard(BaseModel):
     threshold: float
     target_fpr: float
     calibration_scores: list[float] = Field(description="scores of the held-out normal cycles")
+    program: Program = Field(VORAUS_AD, description="the robot program the model was trained on")
     training: TrainingInfo
 
 

@@ -139,6 +139,7 @@ class Scorer:
                         sample_rate_hz=self.rate,
                         signals=self.model.card.signals,
                         actions=None if actions is None else actions[i],
+                        step_name=self.model.card.program.name_of,
                     )
                 )
         return [

@@ -72,7 +72,7 @@ def replay_embedded(
     on_verdicts: Callable[[list[Verdict]], None] | None = None,
 ) -> ReplayResult:
     """Play the file through the pipeline; `speed` None = as fast as possible, else real time x speed."""
-    pipeline = CyclePipeline(model, settings or PipelineSettings(), device)
+    pipeline = CyclePipeline.of(model, settings or PipelineSettings(), device)
     result = ReplayResult()
     ready: list[AssembledCycle] = []
 
@@ -88,7 +88,7 @@ def replay_embedded(
             delay = started + chunk.due_s / speed - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        ready += pipeline.feed(chunk.robot, pipeline.decode(data), offset)
+        ready += pipeline.take(chunk.robot, data, offset)
         result.frames += 1
         if ready:  # scored as soon as they close, as the service does
             score(ready)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from robotwatch.stream.verdicts import CycleFlags
+
+if TYPE_CHECKING:
+    from robotwatch.fleet.registry import LoadedModel
 
 
 @dataclass
@@ -30,6 +34,7 @@ class AssembledCycle:
     incomplete: bool = False
     partition: int = -1  # the source partition, set by the pipeline
     error: str | None = None  # why the cycle could not be assembled (its verdict says so)
+    model: LoadedModel | None = None  # the model current for its robot when it closed: it scores it
     closed_at: float = 0.0  # monotonic clock when it closed; the start of the verdict latency
 
     def flags(self) -> CycleFlags:

@@ -1,8 +1,8 @@
 """Cycle assembly for one robot (docs/architecture.md §3): frames in, finished cycles out.
 
 A cycle opens at a cycle start: the controller's cycle counter changes, a frame says its
-first step starts a cycle, or, without a counter, the action sequence wraps back to its
-start. It closes at the next start, when the robot goes quiet (flagged `incomplete`), or
+first step starts a cycle, or, without a counter, the action enters the program's first step
+(robotwatch.program). It closes at the next start, when the robot goes quiet (flagged `incomplete`), or
 by force when it runs past four times the model's length. Steps outside a cycle (before
 the first start seen, after a forced close) are dropped: no cycle is ever scored without
 its beginning.
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -83,6 +84,8 @@ class AssemblyLimits:
     reorder_frames: int = 8  # frames held back to put a late (retried) frame in its place
     runaway_factor: int = 4  # a cycle this many times the model's length is closed by force
     idle_close_ns: int | None = None  # a pause in controller time this long closes the open cycle
+    first_code: int = 0  # the program's first step: a cycle starts where the action enters it
+    start_rule: Literal["auto", "counter", "first_step"] = "auto"  # robotwatch.program.Program.cycle_start
 
     @property
     def runaway_steps(self) -> int:
@@ -266,13 +269,19 @@ class RobotAssembler:
 
     def _starts(self, frame: SignalFrame, skip: int, action: np.ndarray) -> list[int]:
         """Indices (after `skip`) where a new cycle starts inside this frame."""
-        if frame.cycle is not None:
+        flagged = frame.cycle_start and skip == 0
+        rule = self.limits.start_rule
+        if rule == "counter" or (rule == "auto" and frame.cycle is not None):
             # A counter change is only seen against a previous step; a fresh robot waits for one.
-            changed = self.last_counter is not None and frame.cycle != self.last_counter
-            return [0] if changed or (frame.cycle_start and skip == 0) else []
+            changed = (
+                frame.cycle is not None and self.last_counter is not None and frame.cycle != self.last_counter
+            )
+            return [0] if changed or flagged else []
+        first = self.limits.first_code
         previous = np.concatenate([[self.last_action], action[:-1]])
-        starts = np.flatnonzero(action < previous).tolist()  # no history (-1): no wrap at 0
-        if frame.cycle_start and skip == 0 and 0 not in starts:
+        # The action enters the first step from another one (no history, -1: not at step 0).
+        starts = np.flatnonzero((action == first) & (previous != first) & (previous >= 0)).tolist()
+        if flagged and 0 not in starts:
             starts = [0, *starts]
         return starts
 

@@ -12,7 +12,6 @@ frame, so two frames of one cycle never share one.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ import torch
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from robotwatch.naming import safe_name
 from robotwatch.stream.rejects import Rejected, RejectKind
 from robotwatch.stream.sources import Work, message_key
 from robotwatch.stream.verdicts import CycleFlags, ImageLocalization, Verdict, verdict_id
@@ -55,11 +55,6 @@ def _iso(raw: str) -> str:
         if raw.isdigit()
         else raw
     )
-
-
-def safe_name(*parts: str) -> str:
-    """A file name from untrusted values: letters, digits, dot, dash and underscore only."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", "-".join(parts))[:200].lstrip(".") or "frame"
 
 
 class CameraSource:

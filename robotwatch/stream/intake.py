@@ -28,6 +28,8 @@ log = logging.getLogger("robotwatch.serve")
 Queued = tuple[Work, int]  # the work and its committer token
 FRESH_S = 5.0  # a fetch response younger than this: the broker answers
 MAX_REFUSALS_LOGGED = 100
+# Kinds that refuse a whole robot: counted, not dead-lettered frame by frame.
+COUNTED = (RejectKind.ROBOT_LIMIT, RejectKind.NO_MODEL, RejectKind.MODEL_MISMATCH)
 
 
 class Intake:
@@ -47,6 +49,11 @@ class Intake:
         self.delivered: dict[TopicPartition, float] = {}  # caught up at (monotonic)
         self.answering_since: dict[TopicPartition, float] = {}  # fetches answered since (monotonic)
         self._refusals_logged: set[str] = set()
+        self.unmatched: dict[str, float] = {}  # robots without a model -> when last seen
+
+    def without_model(self, window_s: float = 60.0) -> list[str]:
+        now = time.monotonic()
+        return sorted(r for r, t in self.unmatched.items() if now - t < window_s)
 
     async def run(self, consumer: AIOKafkaConsumer, outbox: Outbox, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -72,7 +79,7 @@ class Intake:
         try:
             work = await source.take(tp, message)
         except Rejected as refused:
-            if refused.kind is RejectKind.ROBOT_LIMIT:
+            if refused.kind in COUNTED:
                 self._refuse(refused)
             else:
                 self._dead_letter(tp, message, refused, outbox)
@@ -90,13 +97,22 @@ class Intake:
         self.queues[item.tp.topic].put_nowait((item, self.committer.hold(item.tp, item.anchor)))
 
     def _refuse(self, refused: Rejected) -> None:
-        """Over the robot limit: counted and shown in health, logged once per robot (a DLQ
-        copy of every frame would flood it), never kept."""
-        self.metrics.robots_refused.inc()
-        self.health.refused()
+        """A robot over the limit, without a model, or whose frames do not fit its model:
+        every frame of it would be refused, so it is counted and shown in health (the pipeline
+        and this log name it once), never dead-lettered frame by frame."""
+        if refused.kind is RejectKind.MODEL_MISMATCH:
+            self.metrics.mismatched.inc()  # the pipeline logged the robot once, with what fits
+            return
+        if refused.kind is RejectKind.ROBOT_LIMIT:
+            self.metrics.robots_refused.inc()
+            self.health.refused()
+        else:
+            self.metrics.without_model.inc()
+            if refused.robot is not None and (refused.robot in self.unmatched or len(self.unmatched) < 1000):
+                self.unmatched[refused.robot] = time.monotonic()
         if len(self._refusals_logged) < MAX_REFUSALS_LOGGED and str(refused) not in self._refusals_logged:
             self._refusals_logged.add(str(refused))
-            log.warning("refused: %s (raise max_robots, or run more instances)", refused)
+            log.warning("refused: %s", refused)
 
     def _dead_letter(
         self, tp: TopicPartition, message: ConsumerRecord, refused: Rejected, outbox: Outbox

@@ -39,6 +39,26 @@ class ServiceMetrics:
         self.robot_verdicts = Counter(
             "robotwatch_robot_verdicts", "Verdicts per robot and result", ["robot", "result"], registry=r
         )
+        self.without_model = Counter(
+            "robotwatch_frames_without_model", "Frames of robots no model in the registry matches", registry=r
+        )
+        self.mismatched = Counter(
+            "robotwatch_frames_mismatched",
+            "Frames that do not fit their robot's model (signal list, rate)",
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "robotwatch_model_info",
+            "Models loaded, by the robots they score",
+            ["robot_glob", "model_id", "program"],
+            registry=r,
+        )
+        self.model_swaps = Counter(
+            "robotwatch_model_swaps", "Models swapped in without a restart", registry=r
+        )
+        self.model_refusals = Counter(
+            "robotwatch_model_refusals", "New model files refused (the old model kept scoring)", registry=r
+        )
         self.scoring_errors = Counter(
             "robotwatch_scoring_errors", "Cycles or frames whose scoring failed (error verdicts)", registry=r
         )

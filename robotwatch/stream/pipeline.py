@@ -1,11 +1,12 @@
-"""The pipeline shared by `serve` and `replay`: decode -> per-robot assembly -> scoring ->
-localization -> verdict. No Kafka here: `serve` wraps it in consumers and producers,
-`replay` feeds it from a file in process.
+"""The pipeline shared by `serve` and `replay`: per robot, its model from the registry ->
+decode its frames against that model -> assemble -> (robotwatch.stream.verdict_making) score
+and localize -> verdict. No Kafka here: `serve` wraps it in consumers and producers, `replay`
+feeds it from a file in process.
 
-Every cycle that closes gets exactly one verdict (docs/architecture.md §3): a cycle that
-cannot be assembled or scored gets one with status "error" and the reason. One robot's
-trouble stays that robot's: a failure while closing its cycles abandons its open cycle,
-with an error verdict, and never reaches the others.
+Every cycle that closes gets exactly one verdict (docs/architecture.md §3), scored by the
+model that was current for its robot when it closed. One robot's trouble stays that robot's:
+a failure while closing its cycles abandons its open cycle, with an error verdict, and never
+reaches the others; frames that do not fit a robot's model are counted and reported once.
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from robotwatch.mtsflow.localize import Event
+from robotwatch.fleet.registry import LoadedModel, ModelRegistry
 from robotwatch.mtsflow.model_file import TrainedModel
-from robotwatch.mtsflow.score import CycleScore, Localize, Scorer
+from robotwatch.mtsflow.score import Localize
 from robotwatch.stream.assembled_cycle import AssembledCycle
 from robotwatch.stream.assembly import AssemblyLimits, RobotAssembler
 from robotwatch.stream.rejects import Rejected, RejectKind
-from robotwatch.stream.signal_frame import SignalFrame, decode_any, signal_list_id
-from robotwatch.stream.verdicts import AxisShare, EventOut, SignalShare, Verdict, iso_ns, verdict_id
+from robotwatch.stream.signal_frame import SignalFrame, decode_any
+from robotwatch.stream.verdict_making import verdicts_for
+from robotwatch.stream.verdicts import Verdict
 
 log = logging.getLogger("robotwatch.pipeline")
+PROBLEM_WINDOW_S = 60.0  # a robot's mismatch shows in health this long after its last frame
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class PipelineSettings:
 @dataclass
 class _Robot:
     assembler: RobotAssembler
+    model: LoadedModel  # the model its open cycle is assembled for
     partition: int
     last_seen: float
     last_closed: float  # when a cycle of it last closed (or it was first seen)
@@ -49,70 +51,118 @@ class _Robot:
 
 @dataclass
 class CyclePipeline:
-    model: TrainedModel
+    models: ModelRegistry
     settings: PipelineSettings = field(default_factory=PipelineSettings)
-    device: str = "auto"
 
     def __post_init__(self) -> None:
-        self.scorer = Scorer(self.model, device=self.device)
-        card = self.model.card
-        self.known_lists = {signal_list_id(card.signals): len(card.signals)}
         self.robots: dict[str, _Robot] = {}
-        self.refused_robots = 0  # frames of robots over the limit
+        self.problems: dict[str, tuple[float, str]] = {}  # robot -> (when, what does not fit)
 
-    def decode(self, value: bytes) -> SignalFrame:
-        """Binary or JSON frame in the model's signal list; a Rejected with the reason otherwise."""
-        frame = decode_any(value, self.known_lists)
-        divider = frame.sample_rate_hz / self.model.card.sample_rate_hz
-        if divider < 1 or abs(divider - round(divider)) > 1e-6:
-            raise Rejected(
-                RejectKind.RATE_MISMATCH,
-                f"sample rate {frame.sample_rate_hz:g} Hz cannot be brought to the model's "
-                f"{self.model.card.sample_rate_hz:g} Hz by keeping every n-th step",
-            )
-        return frame
+    @classmethod
+    def of(
+        cls, model: TrainedModel, settings: PipelineSettings | None = None, device: str = "auto"
+    ) -> CyclePipeline:
+        """One model for every robot."""
+        return cls(ModelRegistry.single(model, device), settings or PipelineSettings())
+
+    # -- frames in --------------------------------------------------------------------------
+    def take(
+        self, robot: str, value: bytes, offset: int, partition: int = 0, now: float | None = None
+    ) -> list[AssembledCycle]:
+        """One message of `robot`: decoded against its model, assembled; a Rejected says why not."""
+        model = self._model_of(robot)
+        try:
+            frame = decode_any(value, {model.list_id: len(model.model.card.signals)})
+        except Rejected as refused:
+            if refused.kind is RejectKind.UNKNOWN_SIGNAL_LIST:
+                self._problem(robot, model, f"its frames carry another signal list ({refused})")
+                raise Rejected(RejectKind.MODEL_MISMATCH, str(refused)) from None
+            raise
+        return self.feed(robot, frame, offset, partition, now)
 
     def feed(
         self, robot: str, frame: SignalFrame, offset: int, partition: int = 0, now: float | None = None
     ) -> list[AssembledCycle]:
         now = time.monotonic() if now is None else now
-        divider = round(frame.sample_rate_hz / self.model.card.sample_rate_hz)
+        model = self._model_of(robot)
+        card = model.model.card
+        divider = frame.sample_rate_hz / card.sample_rate_hz
+        if divider < 1 or abs(divider - round(divider)) > 1e-6:
+            text = f"frames at {frame.sample_rate_hz:g} Hz cannot be brought to {card.sample_rate_hz:g} Hz"
+            self._problem(robot, model, text)
+            raise Rejected(RejectKind.MODEL_MISMATCH, text)
+        outside = card.program.unknown(frame.action)
+        if outside:
+            text = f"action code(s) {outside} are no step of the program {card.program.name!r}"
+            self._problem(robot, model, text)
+            raise Rejected(RejectKind.OUT_OF_PROGRAM, f"robot {robot!r}: {text}")
         state = self.robots.get(robot)
         closed: list[AssembledCycle] = []
-        if state is not None and state.assembler.limits.divider != divider:
-            # The robot changed its rate: what it had open closes here, flagged, and is scored.
-            closed = state.assembler.close_idle()
+        if state is not None and (
+            state.assembler.limits.divider != round(divider) or not model.assembles_like(state.model)
+        ):
+            # A new rate, or a model swapped in that assembles differently: what it had open
+            # closes here, flagged, and is scored by the model it was assembled for.
+            closed = self._stamped(state.assembler.close_idle(), state, now)
             state = None
         if state is None:
             if robot not in self.robots and len(self.robots) >= self.settings.max_robots:
-                self.refused_robots += 1
                 raise Rejected(
                     RejectKind.ROBOT_LIMIT,
                     f"robot {robot!r}: over the limit of {self.settings.max_robots} robots",
                 )
-            state = _Robot(self._assembler(robot, divider), partition, now, now)
+            state = _Robot(self._assembler(robot, model, round(divider)), model, partition, now, now)
             self.robots[robot] = state
-        state.last_seen, state.partition = now, partition
-        closed += state.assembler.feed(frame, offset)
+        state.model, state.last_seen, state.partition = model, now, partition
+        closed += self._stamped(state.assembler.feed(frame, offset), state, now)
         if closed:
             state.last_closed = now
-        return self._stamped(closed, partition, now)
+        return closed
 
-    def _assembler(self, robot: str, divider: int) -> RobotAssembler:
+    def _model_of(self, robot: str) -> LoadedModel:
+        model = self.models.resolve(robot)
+        if model is None:
+            raise Rejected(
+                RejectKind.NO_MODEL, f"robot {robot!r}: no model in the registry matches it", robot
+            )
+        return model
+
+    def _problem(self, robot: str, model: LoadedModel, text: str) -> None:
+        """A robot whose frames do not fit its model: logged once, shown in health a while."""
+        if robot not in self.problems:
+            if len(self.problems) >= self.settings.max_robots:
+                return
+            card = model.model.card
+            log.warning("robot %s: %s; its model %s expects %d signals (%s, ...) at %g Hz, program %r",
+                        robot, text, model.model_id, len(card.signals), card.signals[0],
+                        card.sample_rate_hz, card.program.name)  # fmt: skip
+        self.problems[robot] = (time.monotonic(), text)
+
+    def recent_problems(self, now: float | None = None) -> list[str]:
+        now = time.monotonic() if now is None else now
+        for robot in [r for r, (t, _) in self.problems.items() if now - t > PROBLEM_WINDOW_S]:
+            del self.problems[robot]
+        return [f"{robot}: {text}" for robot, (_, text) in sorted(self.problems.items())]
+
+    def _assembler(self, robot: str, model: LoadedModel, divider: int) -> RobotAssembler:
+        card = model.model.card
         limits = AssemblyLimits(
             divider=divider,
-            max_kept=self.model.card.padded_length,
+            max_kept=card.padded_length,
             reorder_frames=self.settings.reorder_frames,
             idle_close_ns=round(self.settings.idle_close_s * 1e9),
+            first_code=card.program.first_code,
+            start_rule=card.program.cycle_start,
         )
-        return RobotAssembler(robot, len(self.model.card.signals), limits)
+        return RobotAssembler(robot, len(card.signals), limits)
 
     @staticmethod
-    def _stamped(cycles: list[AssembledCycle], partition: int, now: float) -> list[AssembledCycle]:
+    def _stamped(cycles: list[AssembledCycle], state: _Robot, now: float) -> list[AssembledCycle]:
         for cycle in cycles:
-            cycle.partition, cycle.closed_at = partition, now
+            cycle.partition, cycle.closed_at, cycle.model = state.partition, now, state.model
         return cycles
 
+    # -- time -------------------------------------------------------------------------------
     def close_idle(
         self, now: float | None = None, delivered: Mapping[int, float] | None = None
     ) -> list[AssembledCycle]:
@@ -130,7 +180,7 @@ class CyclePipeline:
             quiet_since = state.last_seen + self.settings.idle_close_s
             caught_up = delivered is None or delivered.get(state.partition, -math.inf) >= quiet_since
             if now >= quiet_since and caught_up and state.assembler.anchor() is not None:
-                closed += self._stamped(self._close_quiet(state.assembler), state.partition, now)
+                closed += self._stamped(self._close_quiet(state.assembler), state, now)
             if now - state.last_seen >= self.settings.forget_s and state.assembler.anchor() is None:
                 del self.robots[robot]
         return closed
@@ -149,7 +199,7 @@ class CyclePipeline:
         return [
             c
             for state in self.robots.values()
-            for c in self._stamped(state.assembler.close_idle(incomplete=False), state.partition, now)
+            for c in self._stamped(state.assembler.close_idle(incomplete=False), state, now)
         ]
 
     def muted(self, now: float, mute_s: float) -> list[str]:
@@ -175,72 +225,7 @@ class CyclePipeline:
         for robot in [r for r, s in self.robots.items() if s.partition in partitions]:
             del self.robots[robot]
 
+    # -- cycles out -------------------------------------------------------------------------
     def score(self, cycles: Sequence[AssembledCycle]) -> list[Verdict]:
-        """One verdict per cycle (CPU or GPU work: call it off the event loop). If scoring the
-        batch fails, each cycle is scored alone, so one bad cycle costs only its own verdict."""
-        scorable = [c for c in cycles if c.error is None and len(c.signals) >= 2]
-        results: dict[int, CycleScore | str] = {}
-        try:
-            results = dict(zip(map(id, scorable), self._score(scorable), strict=True))
-        except Exception as exc:
-            log.warning(
-                "scoring a batch of %d failed (%r); scoring its cycles one by one", len(scorable), exc
-            )
-            for cycle in scorable:
-                try:
-                    results[id(cycle)] = self._score([cycle])[0]
-                except Exception as alone:
-                    log.exception("robot %s: scoring cycle %d failed", cycle.robot, cycle.start_seq)
-                    results[id(cycle)] = f"scoring failed: {type(alone).__name__}: {alone}"
-        return [self._verdict(c, results.get(id(c))) for c in cycles]
-
-    def _score(self, cycles: Sequence[AssembledCycle]) -> list[CycleScore]:
-        return self.scorer.score_cycles(
-            [c.signals for c in cycles], [c.actions for c in cycles], localize=self.settings.localize
-        )
-
-    def _verdict(self, cycle: AssembledCycle, result: CycleScore | str | None) -> Verdict:
-        card = self.model.card
-        error = cycle.error or (result if isinstance(result, str) else None)
-        scored = result if isinstance(result, CycleScore) else None
-        note = None
-        if scored is None and error is None:
-            note = f"{len(cycle.signals)} step(s) at the model's rate: too short to score"
-        elif scored is not None and not math.isfinite(scored.score):
-            note = "the score is not finite (the flow overflowed): the strongest sign of an anomaly"
-        return Verdict(
-            verdict_id=verdict_id(
-                "robot", cycle.robot, f"{cycle.start_seq}@{cycle.start_time_ns}", card.model_id
-            ),
-            source="robot",
-            robot_id=cycle.robot,
-            cycle_id=str(cycle.counter if cycle.counter is not None else cycle.start_seq),
-            start_seq=cycle.start_seq,
-            end_seq=cycle.end_seq,
-            start_time=iso_ns(cycle.start_time_ns),
-            end_time=iso_ns(cycle.end_time_ns),
-            n_steps=cycle.n_steps,
-            sample_rate_hz=card.sample_rate_hz,
-            score=scored.score if scored is not None and math.isfinite(scored.score) else None,
-            threshold=card.threshold,
-            anomalous=bool(scored is not None and scored.flagged),
-            status="error" if error else "ok",
-            error=error,
-            note=note,
-            events=[_event(e) for e in (scored.events if scored is not None else ())],
-            flags=cycle.flags(),
-            model_id=card.model_id,
-            processing_latency_ms=round(1000 * (time.monotonic() - cycle.closed_at), 3)
-            if cycle.closed_at
-            else 0.0,
-        )
-
-
-def _event(event: Event) -> EventOut:
-    return EventOut(
-        time_s=round(event.time_s, 4),
-        action=event.action,
-        strength=round(event.strength, 3) if np.isfinite(event.strength) else 0.0,
-        top_signals=[SignalShare(signal=s, share=round(v, 4)) for s, v in event.top_signals],
-        top_axes=[AxisShare(axis=a, share=round(v, 4)) for a, v in event.top_axes],
-    )
+        """One verdict per cycle, by the model it closed under (CPU or GPU work: off the loop)."""
+        return verdicts_for(cycles, self.settings.localize)

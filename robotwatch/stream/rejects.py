@@ -24,13 +24,17 @@ class RejectKind(StrEnum):
     RATE_MISMATCH = "rate_mismatch"  # a rate the model's cannot be brought to
     NO_KEY = "no_key"
     BAD_IMAGE = "bad_image"
+    OUT_OF_PROGRAM = "out_of_program"  # an action code that is no step of the robot's program
     ROBOT_LIMIT = "robot_limit"  # more robots than this process takes
+    NO_MODEL = "no_model"  # no model in the registry matches the robot
+    MODEL_MISMATCH = "model_mismatch"  # frames another signal list or rate than the robot's model
     INTERNAL_ERROR = "internal_error"  # a bug met this message
 
 
 class Rejected(UserError):
     """A message this service cannot use; `kind` says why in one word, the text in full."""
 
-    def __init__(self, kind: RejectKind, detail: str) -> None:
+    def __init__(self, kind: RejectKind, detail: str, robot: str | None = None) -> None:
         super().__init__(detail)
         self.kind = kind
+        self.robot = robot  # the robot the refusal is about, when it is about one

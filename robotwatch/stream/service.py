@@ -17,11 +17,12 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from robotwatch.mtsflow.model_file import TrainedModel
+from robotwatch.fleet.registry import ModelRegistry
 from robotwatch.mtsflow.score import Localize
 from robotwatch.stream.clients import signal_consumer, stop_quietly, verdict_producer
 from robotwatch.stream.committer import Committer
@@ -30,6 +31,7 @@ from robotwatch.stream.health import Health, readiness
 from robotwatch.stream.http import serve_http
 from robotwatch.stream.intake import Intake
 from robotwatch.stream.metrics import ServiceMetrics
+from robotwatch.stream.model_swaps import ModelWatcher
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
 from robotwatch.stream.settings import ServeSettings
 from robotwatch.stream.sources import SignalSource, Source, Work
@@ -40,18 +42,22 @@ log = logging.getLogger("robotwatch.serve")
 
 
 class Service:
-    def __init__(self, settings: ServeSettings, model: TrainedModel) -> None:
+    def __init__(self, settings: ServeSettings, registry: ModelRegistry, config: Path | None = None) -> None:
+        """`registry` holds the loaded models; `config` is the TOML a SIGHUP reads again."""
         s = self.settings = settings
         self.metrics, self.health, self.committer = ServiceMetrics(), Health(), Committer()
         pipeline = CyclePipeline(
-            model,
+            registry,
             PipelineSettings(Localize(s.localize), s.idle_close_s, s.forget_s, max_robots=s.max_robots),
-            s.device,
         )
-        card = model.card
+        self.registry = registry
+        self.models = ModelWatcher(registry, self.metrics, s.models_poll_s, config)
         # A robot streaming this long without a cycle closing is muted: twice the longest a
         # cycle can run before it is closed by force, plus the idle timeout.
-        mute_s = s.mute_s or 2 * 4 * card.padded_length / card.sample_rate_hz + s.idle_close_s
+        longest_s = max(
+            m.model.card.padded_length / m.model.card.sample_rate_hz for m in registry.models.values()
+        )
+        mute_s = s.mute_s or 2 * 4 * longest_s + s.idle_close_s
         self.sources: dict[str, Source] = {s.signals_topic: SignalSource(s.signals_topic, pipeline, mute_s)}
         if s.vision_model is not None:
             from robotwatch.stream.camera import CameraSource
@@ -85,6 +91,12 @@ class Service:
             muted=muted,
             dead_letter_limit=self.settings.dead_letter_limit,
         )
+        unmatched = self.intake.without_model()
+        checks["models"] = "; ".join(self.registry.problems()) or None
+        checks["mismatched_robots"] = "; ".join(self.pipeline.recent_problems()[:10]) or None
+        checks["robots_without_model"] = (
+            f"{len(unmatched)} robot(s) no model matches: {', '.join(unmatched[:10])}" if unmatched else None
+        )
         frames, cycles, dead = self.metrics.totals()
         ok, doc = readiness(
             checks,
@@ -112,7 +124,9 @@ class Service:
         """Run until stop(); then finish what is in hand within the grace period and leave."""
         s = self.settings
         http = (
-            await serve_http(s.http_host, s.http_port, self.metrics.registry, self.livez, self.readyz)
+            await serve_http(
+                s.http_host, s.http_port, self.metrics.registry, self.livez, self.readyz, self.registry.info
+            )
             if s.http_port
             else None
         )
@@ -125,6 +139,7 @@ class Service:
                 asyncio.create_task(self.intake.run(self.consumer, self.outbox, self._stop), name="consume"),
                 asyncio.create_task(self._housekeep(), name="housekeep"),
                 asyncio.create_task(self._probe(), name="probe"),
+                asyncio.create_task(self.models.run(), name="models"),
             ]
             scorers = [asyncio.create_task(self._score(t), name=f"score {t}") for t in self.sources]
             sender = asyncio.create_task(self.outbox.run(), name="outbox")
@@ -141,6 +156,7 @@ class Service:
                 http.close()
             for executor in self._executors.values():
                 executor.shutdown(wait=False)
+            self.models.close()
 
     async def _connect(self) -> bool:
         """Start producer and consumer, retrying while the broker is unreachable; stop with one

@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from robotwatch.config import SettingsError
+from robotwatch.program import Program
+
 
 def _names(*librdkafka: str) -> AliasChoices:
     """A field's own name, or librdkafka's (what a cluster's client.properties holds)."""
@@ -67,7 +70,16 @@ class KafkaSettings(BaseModel):
 class ServeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: Path = Field(description="MTS-Flow model file")
+    model: Path | None = Field(None, description="one MTS-Flow model file for every robot")
+    models: dict[str, Path] = Field(
+        default_factory=dict,
+        description="robot-id globs to model files; the most specific match wins, `default` matches all",
+    )
+    models_dir: Path | None = Field(None, description="DIR/<robot>.rwmodel, else DIR/default.rwmodel")
+    models_poll_s: float = Field(2.0, gt=0, description="how often model files are checked for a new version")
+    program: Program | None = Field(
+        None, description="the cell's program, for `record` (serve takes each model's own from its file)"
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     signals_topic: str = "robot.signals"
     anomalies_topic: str = "robot.anomalies"
@@ -119,3 +131,13 @@ class ServeSettings(BaseModel):
     http_host: str = "127.0.0.1"
     http_port: int = Field(9108, ge=0, le=65535, description="/metrics, /livez, /readyz; 0 = off")
     log_format: Literal["json", "text"] = "json"
+
+
+def model_files(settings: ServeSettings) -> dict[str, Path]:
+    """The registry's patterns and files as the settings give them (docs/architecture.md §9)."""
+    if settings.model is None and not settings.models and settings.models_dir is None:
+        raise SettingsError("no model: give model (one file for every robot), [models] or models_dir")
+    files = dict(settings.models)
+    if settings.model is not None:
+        files.setdefault("default", settings.model)
+    return files

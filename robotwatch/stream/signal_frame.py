@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from replay.schema import SIGNALS, Action
+from replay.schema import SIGNALS
 from robotwatch.stream.rejects import Rejected, RejectKind
 
 MAGIC = b"RWSF"
@@ -46,7 +46,6 @@ FLAG_CYCLE_START = 2
 MAX_STEPS = 100_000
 MAX_SIGNALS = 4_096
 MAX_SEQ = 2**63
-MAX_ACTION = max(Action)
 
 
 def signal_list_id(signals: Sequence[str]) -> int:
@@ -152,8 +151,6 @@ def decode(data: bytes | bytearray | memoryview, known_lists: dict[int, int] | N
             f"length {len(data)} bytes does not add up: {n} steps x {s} signals need {expected}",
         )
     steps = bytes(data[HEADER.size : HEADER.size + 2 * n])  # action, then active
-    if max(steps[:n]) > MAX_ACTION:
-        raise SignalFrameError(RejectKind.BAD_STEPS, f"action {max(steps[:n])} out of range 0..{MAX_ACTION}")
     if max(steps[n:]) > 1:
         raise SignalFrameError(RejectKind.BAD_STEPS, "active must be 0 or 1")
     signals = np.frombuffer(data, "<f4", n * s, start).reshape(n, s)

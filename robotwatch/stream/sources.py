@@ -95,8 +95,7 @@ class SignalSource:
 
     async def take(self, tp: TopicPartition, message: ConsumerRecord) -> list[Work]:
         robot = message_key(message, "robot")
-        frame = self.pipeline.decode(message.value or b"")
-        return self._work(self.pipeline.feed(robot, frame, message.offset, tp.partition))
+        return self._work(self.pipeline.take(robot, message.value or b"", message.offset, tp.partition))
 
     def due(self, now: float, delivered: Mapping[int, float]) -> list[Work]:
         return self._work(self.pipeline.close_idle(now, delivered))

@@ -77,7 +77,7 @@ def _content(cycle: AssembledCycle) -> tuple[object, ...]:
 
 def _pipeline() -> CyclePipeline:
     # idle closes come from the stream (controller clock) and from the end of the run only
-    return CyclePipeline(_model(padded_length=120), PipelineSettings(idle_close_s=1e6), device="cpu")
+    return CyclePipeline.of(_model(padded_length=120), PipelineSettings(idle_close_s=1e6), device="cpu")
 
 
 def _reference(messages: list[tuple[str, SignalFrame]]) -> dict[tuple[object, ...], tuple[object, ...]]:

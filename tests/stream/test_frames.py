@@ -105,7 +105,6 @@ def test_other_signal_lists_are_accepted_when_known() -> None:
         (lambda d: d[:12] + struct.pack("<H", 131) + d[14:], "has 130 signals, the frame says 131"),
         (lambda d: d[:16] + struct.pack("<I", 1234) + d[20:], "unknown signal list id"),
         (lambda d: d[:20] + struct.pack("<f", float("nan")) + d[24:], "absurd sample rate"),
-        (lambda d: d[:48] + b"\x63" + d[49:], "action 99 out of range"),
         (lambda d: d[:73] + b"\x05" + d[74:], "active must be 0 or 1"),
         (lambda d: d[:-4] + struct.pack("<f", float("inf")), "non-finite value at step 24, signal 129"),
     ],
@@ -147,7 +146,8 @@ def test_arbitrary_bytes_either_decode_or_raise_frame_error(data: bytes) -> None
         frame = decode_any(data)
     except SignalFrameError:
         return
-    assert np.isfinite(frame.signals).all() and frame.action.max() <= 14 and frame.active.max() <= 1
+    # any action code is a byte; whether it is a step of the program is the pipeline's question
+    assert np.isfinite(frame.signals).all() and frame.active.max() <= 1
 
 
 def test_header_is_48_bytes() -> None:

@@ -56,7 +56,7 @@ def _model(rate_hz: float = 500.0, padded_length: int = 80) -> TrainedModel:
 
 
 def _pipeline(**settings: object) -> CyclePipeline:
-    return CyclePipeline(_model(), PipelineSettings(**settings), device="cpu")  # type: ignore[arg-type]
+    return CyclePipeline.of(_model(), PipelineSettings(**settings), device="cpu")  # type: ignore[arg-type]
 
 
 def _cycles(pipeline: CyclePipeline, robot: str = "r1", partition: int = 0) -> list[AssembledCycle]:
