@@ -7,9 +7,9 @@ each record holds its offset (robotwatch.stream.committer) until every message i
 was delivered, suppressed by the rate limit, or written to the dead-letter topic. So the
 committed offset never passes an alert that has not reached its channel.
 
-After a restart the records just before the committed offset are read again only to
-remember their verdict ids: a verdict that serve publishes again (same id, later offset) is
-then still known and not sent twice.
+When a partition is assigned (at start, after a restart, on a rebalance), the records just
+before its committed offset are read first, only to remember their verdict ids: a verdict
+that serve publishes again (same id, later offset) is then still known and not sent twice.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pydantic import ValidationError
 
 from robotwatch.alerts.connection import connect
 from robotwatch.alerts.dead_letters import send_dead_letter
-from robotwatch.alerts.dedup import SeenIds
-from robotwatch.alerts.delivery import Sender, deliver
+from robotwatch.alerts.dedup import SeenIds, remembered_ids
+from robotwatch.alerts.delivery import Outcome, Sender, deliver
 from robotwatch.alerts.facts import alert_kind, subject
 from robotwatch.alerts.grouping import Group, Grouper
 from robotwatch.alerts.message import build_message
@@ -70,7 +70,7 @@ class AlertService:
         self.fatal: str | None = None  # why it could not start, for the user
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
-        self._remember_until: dict[TopicPartition, int] = {}  # re-read only to remember ids
+        self._rebuilding: set[TopicPartition] = set()  # their ids before the commit point being read
         self._unpositioned: set[TopicPartition] = set()  # a new group's partitions, position not committed
         self._deliveries: set[asyncio.Task] = set()
         self._lanes = {name: asyncio.Semaphore(PER_CHANNEL) for name in senders}
@@ -124,6 +124,8 @@ class AlertService:
 
     def take(self, tp: TopicPartition, record: ConsumerRecord, now: float) -> None:
         """One record: never raises, whatever it holds (a bug it meets costs that record)."""
+        if tp in self._rebuilding or record.offset < self.committer.next_offset.get(tp, 0):
+            return  # read again from the commit point once the memory is rebuilt; or taken before
         self.committer.consumed(tp, record.offset)
         self.counts.records += 1
         try:
@@ -133,19 +135,13 @@ class AlertService:
             log.exception("could not handle %s[%d]@%d; skipped", tp.topic, tp.partition, record.offset)
 
     def _take(self, tp: TopicPartition, record: ConsumerRecord, now: float) -> None:
-        until = self._remember_until.get(tp)
-        remembering = until is not None and record.offset < until
         try:
             verdict = Verdict.model_validate_json(record.value or b"")
         except ValidationError as exc:
-            if not remembering:
-                self._bad(tp, record, exc)
+            self._bad(tp, record, exc)
             return
         kind = alert_kind(verdict)
         if kind is None:
-            return
-        if remembering:  # before the commit point: delivered or given up already
-            self.seen.add(verdict.verdict_id)
             return
         if not self.seen.add(verdict.verdict_id):
             self.counts.repeats += 1
@@ -188,7 +184,11 @@ class AlertService:
     async def _deliver(self, group: Group) -> None:
         message = build_message(group, self.settings)
         async with self._lanes[group.channel]:
-            outcome = await deliver(self.senders[group.channel], message, self.settings.delivery)
+            try:
+                outcome = await deliver(self.senders[group.channel], message, self.settings.delivery)
+            except Exception as exc:  # a bug met this message: it costs that message, not the service
+                log.exception("%s: delivering %r failed", group.channel, message.title)
+                outcome = Outcome(False, 1, f"internal error: {type(exc).__name__}: {exc}")
         if outcome.delivered:
             self.counts.sent += 1
             log.info("%s: sent %r", group.channel, message.title)
@@ -243,31 +243,34 @@ class AlertService:
             log.warning("commit failed (will retry): %s", exc)
 
     async def assigned(self, partitions: set[TopicPartition]) -> None:
-        """Start each partition at its committed offset, after re-reading up to `dedup_lookback`
-        records before it to remember the verdict ids that were already sent."""
+        """Start each partition at its committed offset, once the verdict ids of up to
+        `dedup_lookback` records before it are remembered (they were delivered already)."""
         assert self.consumer is not None
         s = self.settings
+        starts: dict[TopicPartition, int] = {}
         for tp in partitions:
             try:
                 committed = await asyncio.wait_for(self.consumer.committed(tp), s.broker_timeout_s)
-                if committed is None:
-                    self._unpositioned.add(tp)
-                    continue
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("%s[%d]: committed offset unknown (%s)", tp.topic, tp.partition, exc)
+                continue
+            if committed is None:
+                self._unpositioned.add(tp)
+            else:
                 self.committer.committed_now({tp: committed})
                 if s.dedup_lookback and committed > 0:
-                    begins = await asyncio.wait_for(self.consumer.beginning_offsets([tp]), s.broker_timeout_s)
-                    start = max(begins.get(tp, 0), committed - s.dedup_lookback)
-                    if start < committed:
-                        self.consumer.seek(tp, start)
-                        self._remember_until[tp] = committed
-            except (KafkaError, TimeoutError) as exc:  # reading starts at the commit point all the same
-                log.warning(
-                    "%s[%d]: ids before the commit point not re-read (%s): a verdict published again "
-                    "may be sent again",
-                    tp.topic,
-                    tp.partition,
-                    exc,
-                )
+                    starts[tp] = committed
+        if starts:
+            self._rebuilding |= set(starts)
+            try:
+                ids = await remembered_ids(s, starts)
+                for verdict_id in ids:
+                    self.seen.add(verdict_id)
+                log.info("remembered %d alert id(s) from before the commit point", len(ids))
+            finally:
+                for tp, committed in starts.items():
+                    self.consumer.seek(tp, committed)  # what came meanwhile is read again from here
+                self._rebuilding -= set(starts)
         log.info("partitions assigned: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
@@ -280,9 +283,7 @@ class AlertService:
             await asyncio.wait(set(self._deliveries), timeout=self.settings.broker_timeout_s)
         await self.commit(partitions)
         self.committer.forget(partitions)
-        for tp in partitions:
-            self._remember_until.pop(tp, None)
-            self._unpositioned.discard(tp)
+        self._unpositioned -= partitions
         log.info("partitions revoked: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
     async def _shutdown(self) -> None:

@@ -1,0 +1,192 @@
+"""Settings of `robotwatch alerts` fail loudly: one line naming the key, the value and what is
+allowed; an unknown key is an error with the nearest known key; exit status 2, no traceback."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from robotwatch.alerts.channels import build_senders
+from robotwatch.alerts.loading import load_alert_settings, quick_channels
+from robotwatch.alerts.problems import AlertSettingsError
+from robotwatch.cli.main import app
+
+HOOK = {"hook": {"type": "webhook", "url": "http://127.0.0.1:9/hook"}}
+
+
+def _problem(tmp_path: Path, toml: str, **kwargs: object) -> str:
+    config = tmp_path / "alerts.toml"
+    config.write_text(toml)
+    with pytest.raises(AlertSettingsError) as caught:
+        load_alert_settings(config, env={}, **kwargs)  # type: ignore[arg-type]
+    text = str(caught.value)
+    assert "\n" not in text
+    return text
+
+
+def test_a_typo_anywhere_names_the_key_and_the_nearest_known_one(tmp_path: Path) -> None:
+    text = _problem(
+        tmp_path,
+        """
+        grup = "cell-7"
+        [grouping]
+        wiat_s = 3
+        [kafka]
+        bootstrap_server = "kafka-1:9092"
+        [channels.ops]
+        type = "webhook"
+        urll = "https://hooks.example/x"
+        [channels.pager]
+        type = "webhok"
+        """,
+    )
+    assert text.startswith(f"{tmp_path / 'alerts.toml'}: ")
+    assert "grup: unknown key (did you mean 'group'?)" in text
+    assert "grouping.wiat_s: unknown key (did you mean 'wait_s'?)" in text
+    assert "kafka.bootstrap_server: unknown key (did you mean 'bootstrap_servers'?)" in text
+    assert "channels.ops.urll: unknown key (did you mean 'url'?)" in text
+    assert "channels.ops.url: missing (required)" in text
+    assert 'channels.pager.type = "webhok": must be one of webhook, alertmanager, email' in text
+    assert "(did you mean 'webhook'?)" in text
+
+
+def test_a_value_out_of_range_names_key_value_and_what_is_allowed(tmp_path: Path) -> None:
+    text = _problem(
+        tmp_path,
+        """
+        timezone = "Europe/Berlln"
+        picture_url = "https://reports.example/{robot}/{cycle_id}.png"
+        [rate_limit]
+        messages = 0
+        [channels.mail]
+        type = "email"
+        host = "smtp.example"
+        port = 70000
+        to = ["maintenance"]
+        [[routes]]
+        min_severity = -1
+        channels = ["mail"]
+        """,
+    )
+    assert "timezone = \"Europe/Berlln\": not a time zone (an IANA name such as 'Europe/Berlin'" in text
+    assert (
+        "picture_url = " in text and "unknown field {robot}; it may name robot_id, cell_id, cycle_id" in text
+    )
+    assert "rate_limit.messages = 0: input should be greater than or equal to 1" in text
+    assert "channels.mail.port = 70000: input should be less than or equal to 65535" in text
+    assert "channels.mail.to = [\"maintenance\"]: 'maintenance' is not a mail address" in text
+    assert "routes[0].min_severity = -1: input should be greater than or equal to 0" in text
+
+
+def test_a_route_to_a_channel_that_does_not_exist(tmp_path: Path) -> None:
+    text = _problem(
+        tmp_path,
+        """
+        [channels.maintenance]
+        type = "alertmanager"
+        url = "http://alertmanager:9093"
+        [[routes]]
+        robots = ["cell-7-*"]
+        channels = ["maintenace"]
+        """,
+    )
+    assert text.endswith(
+        "routes[0].channels: no channel 'maintenace' (did you mean 'maintenance'?); "
+        "the channels are maintenance"
+    )
+
+
+def test_a_password_is_never_shown(tmp_path: Path) -> None:
+    text = _problem(
+        tmp_path,
+        """
+        [channels.mail]
+        type = "email"
+        host = "smtp.example"
+        password = 12345678
+        to = ["a@plant.example"]
+        """,
+    )
+    assert "channels.mail.password = ***" in text and "12345678" not in text
+
+
+def test_librdkafka_names_are_taken_and_the_command_line_wins(tmp_path: Path) -> None:
+    config = tmp_path / "alerts.toml"
+    config.write_text(
+        '[kafka]\n"bootstrap.servers" = "from-file:9092"\n"sasl.username" = "cell"\n'
+        '[grouping]\nwait_s = 3\n[channels.am]\ntype = "alertmanager"\nurl = "http://am:9093"\n'
+    )
+    env = {"ROBOTWATCH_ALERTS_GROUPING__WAIT_S": "7", "ROBOTWATCH_ALERTS_GROUP": "from-env"}
+    settings = load_alert_settings(config, env=env, kafka={"bootstrap_servers": "from-flag:9092"})
+    assert settings.kafka.bootstrap_servers == "from-flag:9092"
+    assert settings.kafka.sasl_plain_username == "cell"
+    assert settings.grouping.wait_s == 7 and settings.group == "from-env"
+
+
+def test_flag_channels_get_every_alert_beside_the_files_routes(tmp_path: Path) -> None:
+    config = tmp_path / "alerts.toml"
+    config.write_text(
+        '[channels.am]\ntype = "alertmanager"\nurl = "http://am:9093"\n'
+        '[[routes]]\nrobots = ["press-*"]\nmin_severity = 3\nchannels = ["am"]\n'
+    )
+    channels = quick_channels(webhook="https://hooks.example/x", webhook_format="slack")
+    settings = load_alert_settings(config, channels, env={})
+    assert list(settings.channels) == ["am", "webhook"]
+    assert settings.routes[0].channels == ["am"] and settings.routes[0].robots == ["press-*"]
+    assert settings.routes[1].channels == ["webhook"] and settings.routes[1].robots == ["*"]
+
+
+def test_quick_start_flags_that_do_not_fit() -> None:
+    with pytest.raises(AlertSettingsError, match="--smtp HOST:PORT and --mail-to ADDR go together"):
+        quick_channels(smtp="smtp.example:587")
+    with pytest.raises(AlertSettingsError, match=re.escape("--smtp = 'smtp.example': must be HOST:PORT")):
+        quick_channels(smtp="smtp.example", mail_to=["a@plant.example"])
+    with pytest.raises(AlertSettingsError, match="no channel: give --webhook, --alertmanager or --smtp"):
+        load_alert_settings(env={})
+    with pytest.raises(
+        AlertSettingsError, match=re.escape('channels.webhook.url = "ftp://x": must be an http')
+    ):
+        load_alert_settings(channels=quick_channels(webhook="ftp://x"), env={})
+
+
+def test_a_password_from_an_environment_variable_that_is_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROBOTWATCH_TEST_SMTP_PASSWORD", raising=False)
+    channel = {"type": "email", "host": "smtp.example", "username": "rw", "to": ["a@plant.example"]}
+    settings = load_alert_settings(
+        channels={"mail": {**channel, "password_env": "ROBOTWATCH_TEST_SMTP_PASSWORD"}}, env={}
+    )
+    with pytest.raises(AlertSettingsError, match=re.escape("password_env = 'ROBOTWATCH_TEST_SMTP_PASSWORD'")):
+        build_senders(settings)
+    with pytest.raises(AlertSettingsError, match="would send the password of 'rw' in clear"):
+        load_alert_settings(channels={"mail": {**channel, "security": "none"}}, env={})
+
+
+def test_the_command_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    """As a user meets it: a real process, its whole stderr."""
+    config = tmp_path / "alerts.toml"
+    config.write_text(
+        'anomalies_topc = "robot.anomalies"\n[channels.am]\ntype = "alertmanager"\nurl = "http://a:1"\n'
+    )
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "robotwatch"), "alerts", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert lines[0] == f"error: {config}: anomalies_topc: unknown key (did you mean 'anomalies_topic'?)"
+
+
+def test_the_help_shows_the_quick_start_flags() -> None:
+    result = CliRunner().invoke(app, ["alerts", "--help"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0
+    for flag in ("--bootstrap-servers", "--webhook", "--alertmanager", "--smtp", "--mail-to", "--config"):
+        assert flag in result.output
