@@ -11,7 +11,7 @@ from aiokafka import TopicPartition
 
 from robotwatch.alerts.channels import build_senders
 from robotwatch.alerts.delivery import Sender, deliver
-from robotwatch.alerts.grouping import Group
+from robotwatch.alerts.grouping import Digest, Group
 from robotwatch.alerts.loading import load_alert_settings
 from robotwatch.alerts.message import build_message
 from robotwatch.alerts.payloads import AlertMessage
@@ -30,11 +30,15 @@ def _settings(channel: dict[str, object], **overrides: object) -> AlertSettings:
     return load_alert_settings(channels={"out": channel}, env={}, **given)
 
 
-def _message(settings: AlertSettings, verdicts: list[Verdict]) -> AlertMessage:
+def _group(verdicts: list[Verdict]) -> Group:
     group = Group("out", TP, verdicts[0].robot_id or "", "anomaly", 0.0)
     for offset, verdict in enumerate(verdicts):
         group.add(verdict, offset, offset)
-    return build_message(group, settings)
+    return group
+
+
+def _message(settings: AlertSettings, verdicts: list[Verdict]) -> AlertMessage:
+    return build_message(_group(verdicts), settings)
 
 
 def _sender(settings: AlertSettings) -> Sender:
@@ -118,6 +122,19 @@ async def test_alertmanager_holds_one_alert_per_verdict_however_often_it_is_sent
     assert first["annotations"]["summary"] == "robot-002: anomalous cycle 1, 1.3× the threshold"
     assert first["annotations"]["action"] == "TO_SCAN_PTP"
     assert first["startsAt"].startswith("2026-11-28T13:22:38.551")  # the event: cycle start + 3.62 s
+
+
+async def test_alertmanager_hears_what_the_rate_limit_held_back(alertmanager: Alertmanager) -> None:
+    settings = _settings({"type": "alertmanager", "url": alertmanager.url})
+    digest = Digest()
+    digest.add(_group([robot_verdict(cycle=c) for c in (1, 2)]))
+    message = build_message(Group("out", None, "robot-002", "anomaly", 0.0, digest=digest), settings)
+    assert (await deliver(_sender(settings), message, settings.delivery)).delivered
+    (alert,) = alertmanager.alerts()
+    assert (
+        alert["labels"]["alertname"] == "RobotwatchAlertsHeldBack" and alert["labels"]["robot"] == "robot-002"
+    )
+    assert "held back 2 alert(s)" in alert["annotations"]["description"]
 
 
 async def test_alertmanager_that_is_not_there_is_a_failure_not_a_refusal() -> None:

@@ -190,3 +190,24 @@ def test_the_help_shows_the_quick_start_flags() -> None:
     assert result.exit_code == 0
     for flag in ("--bootstrap-servers", "--webhook", "--alertmanager", "--smtp", "--mail-to", "--config"):
         assert flag in result.output
+
+
+def test_the_documented_configuration_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TOML in docs/alerts.md and in the README's alerts section is what a user copies."""
+    monkeypatch.setenv("SMTP_PASSWORD", "from the environment")
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text().split("## Alerts for people", 1)[1].split("\n## ", 1)[0]
+    for where, text in (("docs/alerts.md", (root / "docs" / "alerts.md").read_text()), ("README.md", readme)):
+        blocks = [b.split("```", 1)[0] for b in text.split("```toml\n")[1:]]
+        assert blocks, where
+        for block in blocks:
+            config = tmp_path / "alerts.toml"
+            config.write_text(block if "[channels." in block else block + CHANNEL)
+            build_senders(load_alert_settings(config, env={}))
+
+
+# the channels a block of routes alone names
+CHANNEL = "".join(
+    f'[channels.{name}]\ntype = "alertmanager"\nurl = "http://am:9093"\n'
+    for name in ("maintenance-mail", "am", "ops-chat")
+)

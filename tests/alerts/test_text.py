@@ -130,3 +130,13 @@ def test_slack_and_teams_bodies() -> None:
     card = teams["attachments"][0]
     assert teams["type"] == "message" and card["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert card["content"]["type"] == "AdaptiveCard" and card["content"]["body"][0]["text"] == message.title
+
+
+def test_a_digest_alone_says_how_many_were_held_back() -> None:
+    digest = Digest()
+    digest.add(_group([robot_verdict(cycle=c, start=f"2026-11-28T12:{10 + c}:00+00:00") for c in (1, 2, 3)]))
+    alone = Group("hook", None, "robot-002", "anomaly", 0.0, digest=digest)
+    message = build_message(alone, _settings())
+    assert message.title == "robot-002: 3 more alert(s) held back by the rate limit since 13:11:03"
+    assert message.count == 0 and message.verdict_ids == [] and message.details == []
+    assert message.suppressed is not None and message.suppressed.count == 3
