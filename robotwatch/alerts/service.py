@@ -182,7 +182,13 @@ class AlertService:
             task.add_done_callback(self._deliveries.discard)
 
     async def _deliver(self, group: Group) -> None:
-        message = build_message(group, self.settings)
+        try:
+            message = build_message(group, self.settings)
+        except Exception:  # a bug: logged with the ids, so that nothing is lost without a word
+            log.exception("%s: no message could be made of %s; skipped", group.channel, group.verdict_ids)
+            self.counts.bad += group.count
+            self._release(group)
+            return
         async with self._lanes[group.channel]:
             try:
                 outcome = await deliver(self.senders[group.channel], message, self.settings.delivery)
@@ -267,9 +273,13 @@ class AlertService:
                 for verdict_id in ids:
                     self.seen.add(verdict_id)
                 log.info("remembered %d alert id(s) from before the commit point", len(ids))
+            except (KafkaError, TimeoutError, OSError) as exc:
+                log.warning("ids before the commit point not read (%s): a repeat of them may be sent", exc)
             finally:
+                assigned = self.consumer.assignment()
                 for tp, committed in starts.items():
-                    self.consumer.seek(tp, committed)  # what came meanwhile is read again from here
+                    if tp in assigned:
+                        self.consumer.seek(tp, committed)  # what came meanwhile is read again from here
                 self._rebuilding -= set(starts)
         log.info("partitions assigned: %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
@@ -277,8 +287,13 @@ class AlertService:
         """Finish the deliveries under way, commit, and forget these partitions: what still
         waited in a group is read again by the partition's next owner (its ids are forgotten
         here, so that a partition that comes back to us is sent in full)."""
-        for group in self.grouper.drop(partitions):
+        dropped = self.grouper.drop(partitions)
+        for group in dropped:
             self.seen.forget(group.verdict_ids)
+        if dropped:
+            log.info(
+                "%d alert(s) waiting are left to the partitions' next owner", sum(g.count for g in dropped)
+            )
         if self._deliveries:
             await asyncio.wait(set(self._deliveries), timeout=self.settings.broker_timeout_s)
         await self.commit(partitions)

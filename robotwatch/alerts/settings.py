@@ -32,12 +32,6 @@ def _http_url(url: str) -> str:
     return url
 
 
-class AlertKafkaSettings(KafkaSettings):
-    """serve's connection settings, but a key that is not one of them is an error."""
-
-    model_config = STRICT
-
-
 class WebhookChannel(BaseModel):
     """POST one JSON body per message: robotwatch's own (json), or a Slack or Teams message."""
 
@@ -137,7 +131,7 @@ class DeliverySettings(BaseModel):
 class AlertSettings(BaseModel):
     model_config = STRICT
 
-    kafka: AlertKafkaSettings = Field(default_factory=AlertKafkaSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # serve's, librdkafka names too
     anomalies_topic: str = "robot.anomalies"
     dead_letter_topic: str = Field("robot.alerts.dlq", description="messages that could not be delivered")
     group: str = "robotwatch-alerts"

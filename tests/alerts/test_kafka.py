@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -245,6 +246,32 @@ async def test_a_clean_stop_sends_what_waits_and_commits(broker: Broker, webhook
         assert webhook.requests == []
     assert [b["count"] for b in webhook.bodies()] == [2]
     await _until_committed(broker, settings.group, anomalies, ends, 5)
+
+
+async def test_a_second_instance_shares_the_partitions_and_nothing_is_sent_twice(
+    broker: Broker, webhook: Webhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The second member's arrival revokes the first one's partitions while alerts wait in
+    its groups: they are read again by whichever member gets the partition, and sent once."""
+    anomalies, dlq = await _topics(broker)
+    early = [robot_verdict(f"robot-{i}", i) for i in range(6)]
+    late = [robot_verdict(f"robot-{i}", i) for i in range(6, 12)]
+    settings = _settings(
+        broker, anomalies, dlq, {"hook": {"type": "webhook", "url": webhook.url}}, grouping={"wait_s": 5}
+    )
+    caplog.set_level(logging.INFO, "robotwatch.alerts")
+    async with _running(settings) as first:
+        await produce(broker.bootstrap, anomalies, _messages(early))
+        await _until(lambda: first.grouper.waiting() == 6, 20, "the first six alerts waiting")
+        async with _running(settings) as second:
+            await produce(broker.bootstrap, anomalies, _messages(late))
+            ends = await _ends(broker.bootstrap, anomalies, expect=12)
+            await _until(lambda: len(webhook.requests) >= 12, 40, "twelve messages")
+            await _until_committed(broker, settings.group, anomalies, ends, 20)
+    sent = [i for b in webhook.bodies() for i in b["verdict_ids"]]
+    assert sorted(sent) == sorted(v.verdict_id for v in [*early, *late])
+    assert first.counts.sent > 0 and second.counts.sent > 0  # each member had a partition
+    assert "alert(s) waiting are left to the partitions' next owner" in caplog.text
 
 
 class AlertsProcess:
