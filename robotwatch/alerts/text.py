@@ -120,15 +120,15 @@ def title(kind: Kind, verdicts: list[Verdict], count: int, zone: tzinfo | None) 
     first = verdicts[0]
     who = subject(first)
     times = sorted(happened_at(v) for v in verdicts)
-    span = clock(times[0], zone, date=False)
-    if count > 1 and times[-1] != times[0]:
-        span += f"–{clock(times[-1], zone, date=False)}"
+    span = f"at {clock(times[0], zone, date=False)}"
+    if count > 1 and clock(times[-1], zone, date=False) != clock(times[0], zone, date=False):
+        span = f"{clock(times[0], zone, date=False)}–{clock(times[-1], zone, date=False)}"
     if kind == "error":
         if count == 1:
-            return f"{who}: {what(first)} {first.cycle_id} could not be scored ({span})"
-        return f"{who}: {count} {what(first, plural=True)} could not be scored ({span})"
+            return f"{who}: {what(first)} {first.cycle_id} could not be scored {span}"
+        return f"{who}: {count} {what(first, plural=True)} could not be scored {span}"
     ratios = [r for r in map(severity, verdicts) if r is not None]
     worst = worst_text(max(ratios) if ratios else None)
     if count == 1:
-        return f"{who}: anomalous {what(first)} {first.cycle_id} at {span}, {worst}"
+        return f"{who}: anomalous {what(first)} {first.cycle_id} {span}, {worst}"
     return f"{who}: {count} anomalous {what(first, plural=True)} {span}, worst {worst}"

@@ -9,6 +9,7 @@ import datetime
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -31,7 +32,8 @@ from cryptography.x509.oid import NameOID
 
 from robotwatch.bench.broker import free_port
 
-ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+# Debian's package (`make test` installs it when missing)
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 HOST = "127.0.0.1"
 
 

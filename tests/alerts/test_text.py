@@ -56,7 +56,7 @@ def test_a_cycle_that_could_not_be_scored() -> None:
     verdict = robot_verdict(score=None, status="error", error=why)
     assert detail_line(verdict, BERLIN) == f"Cycle 9 at 2026-11-28 14:22:45 CET could not be scored: {why}."
     assert build_message(_group([verdict], "error"), _settings()).title == (
-        "robot-002: cycle 9 could not be scored (14:22:45)"
+        "robot-002: cycle 9 could not be scored at 14:22:45"
     )
 
 
