@@ -2,8 +2,8 @@
 where, and how often.
 
 Defaults < TOML file (--config) < ROBOTWATCH_ALERTS_* environment < the command line
-(robotwatch.alerts.loading). Every model forbids unknown keys: a typo is an error with a suggestion
-(robotwatch.alerts.problems), never a setting silently left at its default.
+(robotwatch.alerts.loading). Every model forbids unknown keys: a typo is an error with a
+suggestion (robotwatch.alerts.problems), never a setting silently left at its default.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from robotwatch.alerts.problems import suggestion
 from robotwatch.stream.settings import KafkaSettings
 
 Kind = Literal["anomaly", "error"]  # an anomalous verdict, or one that could not be scored
@@ -187,8 +188,6 @@ class AlertSettings(BaseModel):
 
     @model_validator(mode="after")
     def _routes_name_channels(self) -> AlertSettings:
-        from robotwatch.alerts.problems import suggestion
-
         if not self.channels:
             raise ValueError(
                 "no channel: give --webhook, --alertmanager or --smtp with --mail-to, "

@@ -42,6 +42,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any
+    status: int  # what it was answered
 
 
 class Webhook:
@@ -55,8 +56,11 @@ class Webhook:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                recorder.requests.append(Request(self.path, dict(self.headers.items()), json.loads(raw)))
-                self.send_response(recorder.status)
+                status = recorder.status
+                recorder.requests.append(
+                    Request(self.path, dict(self.headers.items()), json.loads(raw), status)
+                )
+                self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -70,7 +74,8 @@ class Webhook:
         self.thread.start()
 
     def bodies(self) -> list[Any]:
-        return [r.body for r in self.requests]
+        """What was taken (answered 2xx)."""
+        return [r.body for r in self.requests if r.status < 300]
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -290,9 +290,13 @@ class AlertsProcess:
         return code
 
 
-async def test_a_restart_never_sends_a_repeat(broker: Broker, webhook: Webhook, tmp_path: Path) -> None:
-    """Killed (no chance to clean up) after its commit; serve then publishes the same verdicts
-    again, as it does after its own restart: the new process knows them by their ids."""
+async def test_a_killed_process_loses_nothing_and_sends_no_repeat(
+    broker: Broker, webhook: Webhook, tmp_path: Path
+) -> None:
+    """`robotwatch alerts` killed (no chance to clean up) while its webhook fails: nothing was
+    committed past the undelivered alerts, and the next process delivers them. Killed again
+    after that commit; serve then publishes the same verdicts again, as it does after its own
+    restart: the third process knows them by their ids and sends only the new one."""
     anomalies, dlq = await _topics(broker)
     group = unique("alerts")
     config = tmp_path / "alerts.toml"
@@ -300,22 +304,30 @@ async def test_a_restart_never_sends_a_repeat(broker: Broker, webhook: Webhook, 
         f'anomalies_topic = "{anomalies}"\ndead_letter_topic = "{dlq}"\ngroup = "{group}"\n'
         'start = "earliest"\nlog_format = "text"\nsession_timeout_s = 2\n'
         f'[kafka]\nbootstrap_servers = "{broker.bootstrap}"\n[grouping]\nwait_s = 0.2\n'
+        "[delivery]\nattempts = 1000\nbackoff_s = 0.05\nmax_backoff_s = 0.2\n"
         f'[channels.hook]\ntype = "webhook"\nurl = "{webhook.url}"\n'
     )
     log = tmp_path / "alerts.log"
     first, second = [robot_verdict("robot-a", 1), robot_verdict("robot-b", 2)], robot_verdict("robot-c", 3)
-    started = [AlertsProcess(config, log)]
+    started: list[AlertsProcess] = []
     try:
+        webhook.status = 503
         await produce(broker.bootstrap, anomalies, _messages(first))
-        await _until(lambda: len(webhook.requests) == 2, 40, "the first two alerts")
+        started.append(AlertsProcess(config, log))
+        await _until(lambda: len(webhook.requests) >= 6, 40, "both alerts tried and failing")
+        assert set((await _committed(broker.bootstrap, group, anomalies, 2)).values()) <= {0, None}
+        assert started[-1].stop(signal.SIGKILL) == -signal.SIGKILL
+        webhook.status = 200
+        started.append(AlertsProcess(config, log))
+        await _until(lambda: len(webhook.bodies()) == 2, 40, "the two alerts, delivered after the restart")
         await _until_committed(broker, group, anomalies, await _ends(broker.bootstrap, anomalies, 2), 20)
-        assert started[0].stop(signal.SIGKILL) == -signal.SIGKILL
+        assert started[-1].stop(signal.SIGKILL) == -signal.SIGKILL
         await produce(broker.bootstrap, anomalies, _messages([*first, second]))
         ends = await _ends(broker.bootstrap, anomalies, expect=5)
         started.append(AlertsProcess(config, log))
-        await _until(lambda: len(webhook.requests) >= 3, 40, "the new alert after the restart")
+        await _until(lambda: len(webhook.bodies()) >= 3, 40, "the new alert after the second restart")
         await _until_committed(broker, group, anomalies, ends, 30)  # the repeats were read too
-        assert started[1].stop(signal.SIGTERM) == 0
+        assert started[-1].stop(signal.SIGTERM) == 0
     finally:
         for process in started:
             process.stop(signal.SIGKILL)
