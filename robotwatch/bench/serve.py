@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer
 
 from robotwatch.bench.broker import LocalBroker, create_topics, free_port
 from robotwatch.playback.file_stream import file_frames
-from robotwatch.playback.publisher import frame_producer
+from robotwatch.stream.clients import frame_producer
 
 ROBOT_STEPS = (10, 25, 50, 75, 100, 150, 200)
 LATENCY_P99_LIMIT_MS = 1000.0

@@ -23,7 +23,7 @@ def train_with_progress(
     epochs: int,
     batch_size: int,
     rate: float,
-    signals: str,
+    signals: str | None,
     seed: int,
     device: str,
     learning_rate: float,
@@ -43,17 +43,28 @@ def train_with_progress(
     )
 
     from replay.schema import signal_group
+    from robotwatch.fleet.manifest import record_of
     from robotwatch.mtsflow.fit import FitOptions, FitProgress, TrainingSettings, fit_model
     from robotwatch.mtsflow.model_file import save_model
+    from robotwatch.program import VORAUS_AD
     from rwcore.device import pick_device
     from rwcore.thresholds import samples_needed
 
+    # A file `robotwatch record` wrote says which signals it holds and the robot's program.
+    recorded = record_of(data)
     try:
-        group = signal_group(signals)
+        group = signal_group(signals or "machine") if signals or recorded is None else tuple(recorded.signals)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--signals") from None
+    absent = [s for s in group if recorded is not None and s not in recorded.signals]
+    if absent:
+        raise typer.BadParameter(
+            f"{data.name} was recorded without {len(absent)} of these signals ({', '.join(absent[:4])}...)",
+            param_hint="--signals",
+        )
     options = FitOptions(
         signals=group,
+        program=recorded.program if recorded is not None else VORAUS_AD,
         rate_hz=rate,
         calibration_fraction=calibration_fraction,
         target_fpr=target_fpr,

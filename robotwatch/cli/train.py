@@ -20,8 +20,12 @@ def train(
         float, typer.Option(min=0.1, help="sample rate the model works at, Hz (100 or 50)")
     ] = 100.0,
     signals: Annotated[
-        str, typer.Option(help="signal group: machine, electrical, mechanical, measured, computed")
-    ] = "machine",
+        str | None,
+        typer.Option(
+            help="signal group: machine, electrical, mechanical, measured, computed "
+            "(default: what `robotwatch record` wrote into the file, else machine)"
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="seed of weights, permutations and batch order")] = 177,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = "auto",
     learning_rate: Annotated[

@@ -24,6 +24,7 @@ from robotwatch.mtsflow.localize import gradient_baseline
 from robotwatch.mtsflow.model_file import ModelCard, TrainedModel, TrainingInfo
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
 from robotwatch.mtsflow.score import Scorer
+from robotwatch.program import VORAUS_AD, Program
 from rwcore.thresholds import threshold_at_fpr
 
 
@@ -41,6 +42,7 @@ class TrainingSettings:
 @dataclass(frozen=True)
 class FitOptions:
     signals: tuple[str, ...]
+    program: Program = VORAUS_AD
     rate_hz: float = 100.0
     calibration_fraction: float = 0.1
     target_fpr: float = 0.01
@@ -145,6 +147,7 @@ def fit_model(
     card = ModelCard(
         flow=config,
         signals=list(options.signals),
+        program=options.program,
         sample_rate_hz=options.rate_hz,
         padded_length=train.padded_length,
         threshold=float("inf"),

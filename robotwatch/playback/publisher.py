@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from replay.reader import Part
 from robotwatch.playback.file_stream import file_frames
+from robotwatch.stream.clients import frame_producer
 
 
 @dataclass
@@ -20,21 +19,6 @@ class PublishStats:
     bytes: int = 0
     seconds: float = 0.0
     late_s: float = 0.0  # how far behind its schedule the publisher fell at worst
-
-
-def frame_producer(client_options: dict[str, Any], timeout_s: float = 30.0) -> AIOKafkaProducer:
-    """A producer for signal frames. A frame of 25 x 130 is 13 kB, so aiokafka's default 16 kB
-    batch would hold one frame and make every frame its own produce request (~1,000 frames/s
-    at most here); 1 MB batches carry ~9,000 frames/s."""
-    return AIOKafkaProducer(
-        acks="all",
-        enable_idempotence=False,
-        linger_ms=10,
-        max_batch_size=1 << 20,
-        max_request_size=16 << 20,
-        request_timeout_ms=int(timeout_s * 1000),
-        **client_options,
-    )
 
 
 async def publish_file(

@@ -1,4 +1,4 @@
-"""The Kafka clients of `serve`, with the settings that delivery (docs/architecture.md §6) needs."""
+"""The Kafka clients of robotwatch, with the settings that delivery (docs/architecture.md §6) needs."""
 
 from __future__ import annotations
 
@@ -24,6 +24,21 @@ def verdict_producer(settings: ServeSettings, options: dict[str, Any]) -> AIOKaf
         linger_ms=5,
         request_timeout_ms=int(settings.broker_timeout_s * 1000),
         **options,
+    )
+
+
+def frame_producer(client_options: dict[str, Any], timeout_s: float = 30.0) -> AIOKafkaProducer:
+    """A producer for signal frames. A frame of 25 x 130 is 13 kB, so aiokafka's default 16 kB
+    batch would hold one frame and make every frame its own produce request (~1,000 frames/s
+    at most here); 1 MB batches carry ~9,000 frames/s."""
+    return AIOKafkaProducer(
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=10,
+        max_batch_size=1 << 20,
+        max_request_size=16 << 20,
+        request_timeout_ms=int(timeout_s * 1000),
+        **client_options,
     )
 
 

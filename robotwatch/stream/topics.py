@@ -1,14 +1,18 @@
-"""Creating the service's topics when asked (`serve --create-topics`)."""
+"""The topics: creating serve's when asked (`serve --create-topics`), and reading every
+partition of one without joining a group's rebalances (record, gateway check)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from robotwatch.stream.settings import ServeSettings
+from rwcore.errors import UserError
 
 
 def required_topics(settings: ServeSettings) -> list[str]:
@@ -44,3 +48,15 @@ async def ensure_topics(settings: ServeSettings, client_options: dict[str, Any])
                 )
     finally:
         await admin.close()
+
+
+async def assign_all(consumer: AIOKafkaConsumer, topic: str, timeout_s: float) -> list[TopicPartition]:
+    """Assign every partition of `topic` to the started `consumer`. With a group id, reading
+    starts at the group's committed offsets (else at auto_offset_reset); no rebalance is
+    waited for, so one process per group at a time."""
+    topics = await asyncio.wait_for(consumer.topics(), timeout_s)
+    if topic not in topics:
+        raise UserError(f"topic {topic} does not exist on the cluster")
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    consumer.assign(partitions)
+    return partitions
