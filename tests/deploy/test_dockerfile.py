@@ -37,7 +37,6 @@ from dockerfile_parse import DockerfileParser
 from robotwatch.bench.broker import create_topics
 from tests.deploy.tools import DEPLOY, ROOT, tool
 from tests.stream.broker import Broker, unique
-from tests.stream.conftest import broker, stream_cell  # noqa: F401  (fixtures)
 
 DOCKERFILE = DEPLOY / "docker" / "Dockerfile"
 # The build arguments of this run: torch from this machine's pip configuration.
@@ -209,8 +208,8 @@ def _healthcheck(image: ImageRoot, runtime_env: dict[str, str]) -> int:
 @pytest.mark.kafka
 def test_the_built_image_serves_and_its_healthcheck_tells_alive_from_dead(
     built: ImageRoot,
-    broker: Broker,  # noqa: F811
-    stream_cell: tuple[Path, Path, list[int]],  # noqa: F811
+    broker: Broker,
+    stream_cell: tuple[Path, Path, list[int]],
 ) -> None:
     with socket.socket() as s:
         try:

@@ -25,7 +25,7 @@ from robotwatch.playback.publisher import publish_file
 from tests.deploy import promql
 from tests.deploy.tools import DEPLOY, tool
 from tests.stream.broker import Broker, ServeProcess, produce, unique
-from tests.stream.conftest import SIGNALS, broker, start_serve, stream_cell  # noqa: F401  (fixtures)
+from tests.stream.conftest import SIGNALS
 
 pytestmark = pytest.mark.kafka
 
@@ -99,9 +99,9 @@ class Prometheus:
 
 @pytest.fixture
 def scraped_serve(
-    broker: Broker,  # noqa: F811
-    stream_cell: tuple[Path, Path, list[int]],  # noqa: F811
-    start_serve: Callable[..., ServeProcess],  # noqa: F811
+    broker: Broker,
+    stream_cell: tuple[Path, Path, list[int]],
+    start_serve: Callable[..., ServeProcess],
     tmp_path: Path,
 ) -> Iterator[tuple[Prometheus, str, str]]:
     """serve with frames of two robots and a few dead letters behind it, scraped every second
