@@ -40,10 +40,10 @@ def _by_kind(documents: list[dict]) -> dict[str, dict]:
 
 
 def _loose_manifests() -> list[dict]:
-    """The files applied on their own: the adapter rule and the Secret's example."""
+    """The files applied on their own: the adapter rule, the Secret's example, the model loader."""
     return [
         d
-        for name in ("prometheus-adapter.yaml", "secret.example.yaml")
+        for name in ("prometheus-adapter.yaml", "secret.example.yaml", "model-loader.yaml")
         for d in yaml.safe_load_all((K8S / name).read_text())
     ]
 
@@ -51,7 +51,7 @@ def _loose_manifests() -> list[dict]:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_every_manifest_is_valid_against_the_kubernetes_schema(version: str) -> None:
     documents = [*_render(K8S / "base"), *_render(K8S / "gpu"), *_loose_manifests()]
-    assert len(documents) == 2 * 7 + 2
+    assert len(documents) == 2 * 7 + 3
     for document in documents:
         try:
             kubernetes_validate.validate(document, version, strict=True)
@@ -108,6 +108,15 @@ def test_the_objects_agree_with_each_other_and_with_serve() -> None:
     assert {secret_ref["key"], *(i["key"] for i in volumes["kafka-tls"]["secret"]["items"])} == set(
         secret["stringData"]
     )
+
+    # The model loader writes where the replicas read.
+    (loader,) = [d for d in _loose_manifests() if d["kind"] == "Pod"]
+    (loader_volume,) = loader["spec"]["volumes"]
+    assert (
+        loader_volume["persistentVolumeClaim"]["claimName"]
+        == volumes["models"]["persistentVolumeClaim"]["claimName"]
+    )
+    assert loader["spec"]["containers"][0]["volumeMounts"][0]["mountPath"] == mounts["models"]
 
     # Runs as the image's user, stops after serve's grace period, never as root.
     runtime_user = [
