@@ -17,11 +17,6 @@ DASHBOARD = DEPLOY / "grafana" / "dashboards" / "robotwatch.json"
 ADAPTER = DEPLOY / "k8s" / "prometheus-adapter.yaml"
 JOB = "robotwatch"
 
-# Metrics serve does not export yet (another change adds them): a dashboard panel may name
-# them, and must then show "no data" instead of failing. Once serve exports one, its
-# expressions must return data like every other.
-NOT_YET_EXPORTED = {"robotwatch_model_info"}
-
 
 @dataclass(frozen=True)
 class Expression:

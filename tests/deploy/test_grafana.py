@@ -48,4 +48,4 @@ def test_the_panels_the_issue_asks_for() -> None:
     assert wanted | {"Dead letters by reason", "Model"} <= titles
     (model,) = [p for p in promql.dashboard()["panels"] if p["title"] == "Model"]
     assert "robotwatch_model_info" in model["targets"][0]["expr"]
-    assert model["fieldConfig"]["defaults"]["noValue"]  # says why it is empty, until serve exports it
+    assert model["fieldConfig"]["defaults"]["noValue"]  # says why it is empty, where an instance has no model

@@ -22,7 +22,7 @@ def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_promtool_check_rules() -> None:
     result = _promtool("check", "rules", RULES.name, cwd=RULES.parent)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 14 rules found" in result.stdout, result.stdout
+    assert "SUCCESS: 16 rules found" in result.stdout, result.stdout
 
 
 def test_promtool_test_rules() -> None:
