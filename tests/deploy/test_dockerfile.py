@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,8 +145,8 @@ def _run_build_stage(image: ImageRoot, python_bin: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> ImageRoot:
-    """The build stage run once for this module's tests."""
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImageRoot]:
+    """The build stage run once for this module's tests; its 1.6 GB removed afterwards."""
     tmp = tmp_path_factory.mktemp("image")
     # `python` of the image: this machine's interpreter (not the project's venv) of the
     # image's Python version.
@@ -156,9 +157,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> ImageRoot:
     (python_bin / "python").symlink_to(getattr(sys, "_base_executable", sys.executable))
     image = ImageRoot(tmp / "rootfs")
     image.path.mkdir()
-    ran = _run_build_stage(image, python_bin)
-    assert any("torch==" in r for r in ran) and any("install ." in r for r in ran), ran
-    return image
+    try:
+        ran = _run_build_stage(image, python_bin)
+        assert any("torch==" in r for r in ran) and any("install ." in r for r in ran), ran
+        yield image
+    finally:
+        shutil.rmtree(image.path, ignore_errors=True)
 
 
 def test_hadolint_finds_nothing() -> None:
