@@ -49,14 +49,10 @@ class LoadedModel:
         return signal_list_id(self.model.card.signals)
 
     def assembles_like(self, other: LoadedModel) -> bool:
-        """Cycles of one can be assembled as the other's: same signals, rate, length, program."""
+        """Cycles assembled for one can go on for the other: same signals, rate and program
+        (the padded length may differ: it only bounds how many steps are kept)."""
         a, b = self.model.card, other.model.card
-        return (a.signals, a.sample_rate_hz, a.padded_length, a.program) == (
-            b.signals,
-            b.sample_rate_hz,
-            b.padded_length,
-            b.program,
-        )
+        return (a.signals, a.sample_rate_hz, a.program) == (b.signals, b.sample_rate_hz, b.program)
 
 
 def signature(path: Path) -> Signature:

@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from robotwatch.fleet.registry import LoadedModel, ModelRegistry
 from robotwatch.mtsflow.model_file import TrainedModel
@@ -101,10 +101,14 @@ class CyclePipeline:
         if state is not None and (
             state.assembler.limits.divider != round(divider) or not model.assembles_like(state.model)
         ):
-            # A new rate, or a model swapped in that assembles differently: what it had open
-            # closes here, flagged, and is scored by the model it was assembled for.
+            # A new rate, or a model swapped in with other signals or another program: what it
+            # had open closes here, flagged, and is scored by the model it was assembled for.
             closed = self._stamped(state.assembler.close_idle(), state, now)
             state = None
+        elif state is not None and model is not state.model:
+            # A retrained model of the same kind: the open cycle goes on, and the model current
+            # when it closes scores it.
+            state.assembler.limits = replace(state.assembler.limits, max_kept=card.padded_length)
         if state is None:
             if robot not in self.robots and len(self.robots) >= self.settings.max_robots:
                 raise Rejected(

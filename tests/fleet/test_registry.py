@@ -30,6 +30,7 @@ def _saved(folder: Path, name: str, seed: int = 0, **card: object) -> Path:
         for p in model.flow.parameters():
             p.add_(0.01 * torch.randn_like(p))
     model.card = model.card.model_copy(update=card)
+    model.gradient_baseline = np.ones(model.card.padded_length, np.float32)
     path = folder / name
     save_model(model, path)
     return path
@@ -134,6 +135,26 @@ def test_a_cycle_is_scored_by_the_model_current_when_it_closed(tmp_path: Path) -
     assert {v.model_id for v in verdicts[:swapped_at]} == {old_id}
     assert {v.model_id for v in verdicts[swapped_at:]} == {new_id}
     assert len({c.start_seq for c in closed}) == len(closed)  # none lost, none twice
+
+
+def test_a_retrained_model_of_the_same_kind_takes_over_the_open_cycle(tmp_path: Path) -> None:
+    """Another padded length (it was trained on other cycles) is no reason to cut a cycle."""
+    registry = ModelRegistry({"default": _saved(tmp_path, "first.rwmodel", 1)}, "cpu")
+    registry.load_all()
+    pipeline = CyclePipeline(registry, PipelineSettings())
+    frames = _frames()
+    closed = [c for i, f in enumerate(frames[:12]) for c in pipeline.feed("r", f, i)]
+    open_start = pipeline.robots["r"].assembler.current.start_seq  # type: ignore[union-attr]
+    longer = registry.models["default"].model.card.padded_length + 40
+    from robotwatch.fleet.registry import load_checked
+
+    registry.swap("default", load_checked(_saved(tmp_path, "longer.rwmodel", 2, padded_length=longer), "cpu"))
+    new_id = registry.models["default"].model_id
+    after = [c for i, f in enumerate(frames[12:], 12) for c in pipeline.feed("r", f, i)]
+    taken_over = next(c for c in after if c.start_seq == open_start)
+    assert not taken_over.incomplete and taken_over.n_steps == LENGTHS[len(closed)]
+    assert pipeline.score([taken_over])[0].model_id == new_id
+    assert len({c.start_seq for c in closed + after}) == len(closed + after)
 
 
 def test_a_swapped_model_that_assembles_differently_closes_the_open_cycle_under_the_old_one(

@@ -23,6 +23,7 @@ class Block:
     active: np.ndarray
     values: np.ndarray  # (n, n_signals) float32
     cycle: int  # the file's sample id: the controller's cycle counter
+    first: bool  # the block starts a cycle
 
 
 def controller_blocks(
@@ -47,6 +48,7 @@ def controller_blocks(
                 cycle.active[lo:hi].astype(np.int64),
                 values[lo:hi],
                 cycle.sample,
+                lo == 0,
             )
             seq += hi - lo
 

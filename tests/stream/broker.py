@@ -105,7 +105,7 @@ class ServeProcess:
     def __init__(
         self,
         log_dir: Path,
-        model: Path,
+        model: Path | None,
         broker: Broker,
         topics: dict[str, str],
         group: str,
@@ -129,8 +129,7 @@ class ServeProcess:
             [
                 str(Path(sys.executable).parent / "robotwatch"),
                 "serve",
-                "--model",
-                str(model),
+                *(["--model", str(model)] if model is not None else []),  # else models_dir in settings
                 "--config",
                 str(config),
             ],
@@ -148,6 +147,11 @@ class ServeProcess:
             return exc.code, json.loads(exc.read())
         except (OSError, ValueError):
             return None
+
+    def models(self) -> list[dict]:
+        """What /models says is loaded."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/models", timeout=2) as response:
+            return json.loads(response.read())
 
     def health(self) -> dict | None:
         """The readiness document: checks, reasons and counts."""
