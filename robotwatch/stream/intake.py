@@ -180,6 +180,7 @@ class Intake:
 
     def forget(self, partitions: set[TopicPartition]) -> None:
         for tp in partitions:
-            self.lag.pop(tp, None)
+            if self.lag.pop(tp, None) is not None:  # another instance reports it now
+                self.metrics.lag.remove(tp.topic, str(tp.partition))
             self.delivered.pop(tp, None)
             self.answering_since.pop(tp, None)

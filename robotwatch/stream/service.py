@@ -259,11 +259,14 @@ class Service:
             self.outbox.send(Outgoing(self.settings.scores_topic, verdict.key, json.dumps(compact).encode()))
 
     async def _housekeep(self) -> None:
-        last_commit = time.monotonic()
+        last_commit = last_health = time.monotonic()
         while True:
             await asyncio.sleep(0.25)
             self.health.beat()
             now = time.monotonic()
+            if now - last_health >= 1.0:  # the health gauges stay fresh without a probe asking
+                self.readyz()
+                last_health = now
             for topic, source in self.sources.items():
                 for item in source.due(now, self.intake.delivered_for(topic)):
                     self.intake.enqueue(item)

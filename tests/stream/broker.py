@@ -148,6 +148,10 @@ class ServeProcess:
         except (OSError, ValueError):
             return None
 
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=5) as response:
+            return response.read().decode()
+
     def models(self) -> list[dict]:
         """What /models says is loaded."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/models", timeout=2) as response:

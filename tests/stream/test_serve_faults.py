@@ -249,12 +249,16 @@ def test_a_robot_that_never_closes_a_cycle_is_reported_muted(
         stream(0)
         time.sleep(5)
         stream(40)  # still streaming, still no cycle
-        time.sleep(1)
+        time.sleep(1.5)
+        # Nobody asked /readyz since `before`: the gauges a monitoring system alerts on (under
+        # systemd no probe calls it) must be fresh anyway.
+        gauges = serve.metrics()
         after = serve.health()
     finally:
         serve.kill(signal.SIGTERM)
     assert before is not None and before["checks"]["muted_robots"] is None
     assert after is not None and not after["ready"] and "stuck" in after["checks"]["muted_robots"]
+    assert "robotwatch_muted_robots 1.0" in gauges and "robotwatch_ready 0.0" in gauges
 
 
 def test_a_thousand_robots_and_twenty_thousand_bad_messages_keep_memory_and_metrics_bounded(

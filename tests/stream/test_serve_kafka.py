@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -182,12 +183,20 @@ def test_a_second_instance_takes_over_when_the_first_stops(
     topics, group, robots = _topics(broker), unique("group"), 4
     options = {"idle_close_s": 4.0, "session_timeout_s": 6.0}
     first = start_serve(tmp_path, model_path, broker, topics, group, **options)
-    second = start_serve(tmp_path, model_path, broker, topics, group, **options)
     first.wait_assigned()
-    second.wait_assigned()
     publisher = _publish(cell, broker, topics["signals"], robots, speed=len(samples) * 11.5 / 20)  # ~20 s
+    deadline = time.monotonic() + 30
+    while first.metrics().count("robotwatch_consumer_lag{") < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the first instance has read from every partition
+    second = start_serve(tmp_path, model_path, broker, topics, group, **options)
     try:
-        time.sleep(8)
+        second.wait_assigned()
+        time.sleep(3)
+        # The first instance handed partitions over: it reports lag only for those it still owns.
+        owned = set(first.health()["assigned_partitions"])  # type: ignore[index]
+        lagging = re.findall(r'^robotwatch_consumer_lag\{partition="(\d+)"', first.metrics(), re.MULTILINE)
+        reported = {f"{topics['signals']}[{p}]" for p in lagging}
+        assert 0 < len(owned) < 4 and reported <= owned, (owned, reported)
         assert first.kill(signal.SIGTERM) == 0  # graceful: finishes what it holds, commits, leaves
         assert publisher.wait(90) == 0
         records = _wait_complete(broker, topics["anomalies"], _expected(robots, samples))
