@@ -120,8 +120,22 @@ class ModelRegistry:
 
     def load_all(self) -> None:
         """Load every file now (at start: a file that cannot be used is an error)."""
-        self.models = {pattern: load_checked(path, self.device) for pattern, path in self.files.items()}
+        self.models = {}
+        for pattern, path in self.files.items():
+            self.models[pattern] = self.loaded_file(path) or load_checked(path, self.device)
         self._cache.clear()
+
+    def loaded_file(self, path: Path) -> LoadedModel | None:
+        """The model already loaded from `path` as the file is now: patterns that name one
+        file share one model (its memory, and batches across their robots)."""
+        try:
+            seen = signature(path)
+        except OSError:
+            return None
+        wanted = path.resolve()
+        return next(
+            (m for m in self.models.values() if m.signature == seen and m.path.resolve() == wanted), None
+        )
 
     def resolve(self, robot: str) -> LoadedModel | None:
         if robot not in self._cache:

@@ -43,7 +43,7 @@ class ModelWatcher:
             for pattern, path in self.registry.stale():
                 started = time.monotonic()
                 try:
-                    loaded = await loop.run_in_executor(
+                    loaded = self.registry.loaded_file(path) or await loop.run_in_executor(
                         self._executor, load_checked, path, self.registry.device
                     )
                 except (UserError, OSError, RuntimeError, ValueError) as exc:

@@ -51,6 +51,15 @@ def test_the_most_specific_pattern_wins(tmp_path: Path) -> None:
     assert specificity("cell-7-r2") > specificity("cell-7-*") > specificity("cell-*") > specificity("default")
 
 
+def test_patterns_that_name_one_file_share_one_model(tmp_path: Path) -> None:
+    shared = _saved(tmp_path, "kind-a.rwmodel", 0)
+    files = {f"robot-{i}": shared for i in range(50)} | {"default": _saved(tmp_path, "kind-b.rwmodel", 1)}
+    registry = ModelRegistry(files, "cpu")
+    registry.load_all()
+    assert len({id(m) for m in registry.models.values()}) == 2  # 51 patterns, 2 files, 2 models
+    assert registry.resolve("robot-7") is registry.resolve("robot-8")
+
+
 def test_a_directory_gives_each_robot_its_file_before_the_default(tmp_path: Path) -> None:
     _saved(tmp_path, "default.rwmodel", 0)
     own = _saved(tmp_path, "robot-a.rwmodel", 1)
