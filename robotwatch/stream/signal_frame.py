@@ -15,7 +15,7 @@ gateway authors):
     24     8    u64      seq: the controller's step counter of step 0
     32     8    i64      controller time of step 0, ns
     40     8    i64      cycle counter (when flag bit 0)
-    48     n    u8[n]    action per step (0..14)
+    48     n    u8[n]    action per step (a code of the robot's program)
     48+n   n    u8[n]    active per step (0/1)
     ...    0-3           zero padding to a multiple of 4
     A      4*n*s f32     signals, step-major: n_steps rows of n_signals values
