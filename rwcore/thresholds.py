@@ -26,3 +26,24 @@ def threshold_at_fpr(normal_scores: np.ndarray, target_fpr: float) -> float:
 def samples_needed(target_fpr: float) -> int:
     """Normal samples it takes before one of them may lie above the threshold."""
     return math.ceil(1 / target_fpr - 1e-9)
+
+
+def severity(score: float, threshold: float) -> float:
+    """How far over the threshold a score lies, as a ratio: 4.0 is four times the threshold,
+    1.0 at it, below 1 under it. For a threshold at or below zero (a log-likelihood scale)
+    the same distance is 1 + (score - threshold) / |threshold|, which equals score / threshold
+    for a positive one. NaN for a zero threshold; inf for an infinite score."""
+    if threshold == 0 or math.isnan(score):
+        return math.nan
+    return 1 + (score - threshold) / abs(threshold)
+
+
+def severity_text(ratio: float) -> str:
+    """A severity as people read it: `4.3×`, `0.62×`, `1,200×`, `∞×`, `–`."""
+    if math.isnan(ratio):
+        return "–"
+    if math.isinf(ratio):
+        return "∞×" if ratio > 0 else "−∞×"
+    if abs(ratio) >= 100:
+        return f"{ratio:,.0f}×"
+    return f"{ratio:.2g}×" if abs(ratio) < 1 else f"{ratio:.3g}×"
