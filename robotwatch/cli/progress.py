@@ -3,6 +3,7 @@ live view. Shared by train, evaluate, replay and demo."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,6 +139,9 @@ def replay_with_view(
             )
     from rich.live import Live
 
+    from robotwatch.stream.logs import setup_logging
+
+    setup_logging("rich", logging.WARNING, console)  # a warning prints above the view, not through it
     with Live(view.render(), console=console, refresh_per_second=4) as live_view:
 
         def show(verdicts) -> None:

@@ -71,7 +71,10 @@ def serve(
         settings, _ = load(ServeSettings, config, overrides)
         registry = ModelRegistry(model_files(settings), settings.device, settings.models_dir)
         registry.load_all()
-    setup_logging("text" if dashboard else settings.log_format)
+    if dashboard:
+        setup_logging("rich", console=console)  # log lines print above the live view
+    else:
+        setup_logging(settings.log_format)
     service = Service(settings, registry, config)
     loaded = ", ".join(f"{e['robots']} -> {e['model_id']}" for e in registry.info())
     console.print(

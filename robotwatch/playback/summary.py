@@ -3,7 +3,7 @@ and the latency and throughput of the pipeline."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 
 import numpy as np
@@ -15,6 +15,9 @@ from robotwatch.evaluation import aggregate_runs, auroc_table, category_aurocs
 from robotwatch.evaluation.metrics import RunSummary
 from robotwatch.mtsflow.model_file import TrainedModel
 from robotwatch.playback.embedded import ReplayResult
+from robotwatch.stream.dashboard import clock_text, reason, verdict_severity
+from robotwatch.stream.verdicts import Verdict
+from rwcore.thresholds import severity
 
 
 @dataclass
@@ -24,6 +27,7 @@ class ReplaySummary:
     seconds: float
     threshold: float
     detection: RunSummary | None
+    alerts: list[Verdict] = field(default_factory=list)  # anomalous or unscored, strongest first
 
     def latency(self) -> dict[str, float]:
         lat = self.results["latency_ms"].to_numpy() if len(self.results) else np.zeros(1)
@@ -43,7 +47,20 @@ class ReplaySummary:
         if self.detection is not None:
             doc["mean_auroc"] = self.detection.mean
             doc["auroc"] = self.detection.per_category
+        labels = self._labels()
+        doc["alerts"] = [
+            v.model_dump(mode="json")
+            | {"severity": _severity(v), "why": reason(v), "labelled": labels.get((v.robot_id, v.cycle_id))}
+            for v in self.alerts
+        ]
         return doc
+
+    def _labels(self) -> dict[tuple[str | None, str], str]:
+        r = self.results
+        return {
+            (robot, str(sample)): _label(c)
+            for robot, sample, c in zip(r["robot"], r["sample"], r["category"], strict=True)
+        }
 
     def tables(self) -> list[Table]:
         return [auroc_table({"MTS-Flow (replay)": self.detection})] if self.detection is not None else []
@@ -51,22 +68,28 @@ class ReplaySummary:
     def renderables(self) -> list[object]:
         r = self.results
         alerts = Table(
-            title=f"alerts: {int(r['flagged'].sum())} of {len(r)} cycles over the threshold "
-            f"{self.threshold:.4g} (strongest first)"
+            title=f"alerts: {int(r['flagged'].sum())} of {len(r)} cycles over the threshold, strongest first",
+            title_justify="left",
         )
-        for name in ("robot", "cycle", "labelled", "score", "when in cycle", "action", "axis", "signal"):
-            alerts.add_column(name)
-        for _, row in r[r["flagged"]].sort_values("score", ascending=False).head(12).iterrows():
+        # Robot ids and categories are never cut; the description wraps.
+        alerts.add_column("robot", no_wrap=True)
+        alerts.add_column("cycle", no_wrap=True)
+        alerts.add_column("labelled", no_wrap=True)
+        alerts.add_column("severity", justify="right", no_wrap=True)
+        alerts.add_column("at", no_wrap=True)
+        alerts.add_column("what and where", overflow="fold", ratio=1)
+        labels = self._labels()
+        for v in self.alerts[:12]:
             alerts.add_row(
-                row["robot"],
-                str(row["sample"]),
-                _label(row["category"]),
-                f"{row['score']:.3g}",
-                "–" if np.isnan(row["event_time_s"]) else f"{row['event_time_s']:.2f} s",
-                str(row["event_action"] or "–"),
-                "–" if pd.isna(row["event_axis"]) else str(int(row["event_axis"])),
-                str(row["event_signal"] or "–"),
+                v.robot_id or "?",
+                v.cycle_id,
+                labels.get((v.robot_id, v.cycle_id), "?"),
+                verdict_severity(v),
+                clock_text(v.start_time),
+                reason(v),
             )
+        if len(self.alerts) > 12:
+            alerts.caption = f"and {len(self.alerts) - 12} more (--json lists them all)"
         lat = self.latency()
         speed = Table(title="pipeline")
         for name in ("cycles", "frames", "seconds", "frames/s", "latency p50", "p95", "p99", "max"):
@@ -81,6 +104,13 @@ class ReplaySummary:
         return [*self.tables(), alerts, speed]
 
 
+def _severity(verdict: Verdict) -> float | None:
+    if verdict.score is None:
+        return None
+    ratio = severity(verdict.score, verdict.threshold)
+    return None if np.isnan(ratio) else round(ratio, 4) if np.isfinite(ratio) else None
+
+
 def _label(category: int) -> str:
     return Category(int(category)).name if 0 <= category <= 12 else "?"
 
@@ -92,4 +122,8 @@ def replay_summary(result: ReplayResult, data: str | PathLike[str], model: Train
     labelled = first_robot[(first_robot["setting"] != TRAIN_SETTING) & first_robot["score"].notna()]
     if labelled["anomaly"].any() and (~labelled["anomaly"]).any():
         detection = aggregate_runs([category_aurocs(labelled)])
-    return ReplaySummary(results, result.frames, result.seconds, model.card.threshold, detection)
+    alerts = sorted(
+        (v for v in result.verdicts if v.anomalous or v.status == "error"),
+        key=lambda v: -np.inf if v.score is None else -v.score,
+    )
+    return ReplaySummary(results, result.frames, result.seconds, model.card.threshold, detection, alerts)

@@ -1,4 +1,6 @@
-"""Structured logs for the service: one JSON object per line (or plain text for a terminal)."""
+"""Structured logs for the service: one JSON object per line, plain text for a terminal, or,
+under a live view, rich's handler on the view's console (so log lines print above the view
+instead of breaking it)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,10 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Literal
+
+from rich.console import Console
+from rich.logging import RichHandler
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,13 +27,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc)
 
 
-def setup_logging(fmt: str = "json", level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter()
-        if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+def setup_logging(
+    fmt: Literal["json", "text", "rich"] = "json", level: int = logging.INFO, console: Console | None = None
+) -> None:
+    handler: logging.Handler
+    if fmt == "rich":
+        handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            JsonFormatter()
+            if fmt == "json"
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

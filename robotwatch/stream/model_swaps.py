@@ -42,10 +42,12 @@ class ModelWatcher:
                 self._reread()
             for pattern, path in self.registry.stale():
                 started = time.monotonic()
+                loaded = self.registry.loaded_file(path)  # another pattern names the same file
                 try:
-                    loaded = self.registry.loaded_file(path) or await loop.run_in_executor(
-                        self._executor, load_checked, path, self.registry.device
-                    )
+                    if loaded is None:
+                        loaded = await loop.run_in_executor(
+                            self._executor, load_checked, path, self.registry.device
+                        )
                 except (UserError, OSError, RuntimeError, ValueError) as exc:
                     self.registry.refuse(pattern, path, str(exc))
                     self.metrics.model_refusals.inc()

@@ -245,13 +245,15 @@ def bench_memory(folder: Path, broker: LocalBroker, robots: int, n_models: int) 
         try:
             asyncio.run(publish(data, broker.bootstrap, names["signals"], count, real_time=False))
             seen = asyncio.run(verdicts(broker.bootstrap, names["anomalies"]))
-            results.append((count, len(seen), *rss_mb(serve.pid), len(get(port, "/models"))))
+            loaded = {m["model_id"] for m in get(port, "/models")}  # type: ignore[index]
+            results.append((count, len(seen), *rss_mb(serve.pid), len(loaded)))
         finally:
             serve.terminate()
             serve.wait(60)
     (one, _, rss1, peak1, _), (many, vn, rssn, peakn, mn) = results
     print(
-        f"memory: serve with {mn} models loaded: {one} robot {rss1:.0f} MB (peak {peak1:.0f}), {many} robots "
+        f"memory: serve with {mn} models loaded for {many} patterns: {one} robot {rss1:.0f} MB "
+        f"(peak {peak1:.0f}), {many} robots "
         f"{rssn:.0f} MB (peak {peakn:.0f}) after {vn} verdicts: {(rssn - rss1) / (many - one) * 1024:.0f} kB "
         f"per robot"
     )

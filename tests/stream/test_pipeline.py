@@ -10,6 +10,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from replay import VorausFile
+from replay.schema import Category
 from robotwatch.cli.main import app
 from robotwatch.evaluation.protocol import evaluate_model
 from robotwatch.mtsflow.model_file import load_model
@@ -62,3 +63,13 @@ def test_replay_command_summarizes_detection_alerts_and_latency(tiny_model: Path
     assert summary["verdicts"] == 2 * n_test and summary["robots"] == 2
     assert 0 <= summary["mean_auroc"] <= 1 and len(summary["auroc"]) == 12
     assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p99"] <= summary["latency_ms"]["max"]
+    # Every alarm, as the anomalies topic carries it, with how far over the threshold and why.
+    alerts = summary["alerts"]
+    assert len(alerts) == summary["anomalous"] > 0
+    assert {a["robot_id"] for a in alerts} <= {"robot-001", "robot-002"} and all(
+        a["anomalous"] for a in alerts
+    )
+    severities = [a["severity"] for a in alerts if a["severity"] is not None]
+    assert severities == sorted(severities, reverse=True) and min(severities) > 1
+    assert all(a["labelled"] in {c.name for c in Category} for a in alerts)
+    assert all(a["why"] and a["threshold"] == alerts[0]["threshold"] for a in alerts)
