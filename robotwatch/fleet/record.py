@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -203,18 +203,25 @@ class Recorder:
         if self.options.cycles is not None and state.new >= self.options.cycles:
             state.done_at = -1  # set to the next cycle's anchor once this frame is through
 
-    def close_quiet(self) -> None:
+    def close_quiet(self, caught_up_since: dict[str, float]) -> None:
+        """Close the cycles of robots that sent nothing for `idle_close_s` *while their
+        partition was caught up* (`caught_up_since`: per robot, since when everything on its
+        partition was read): frames still waiting in a backlog are no pause of the robot."""
         now = time.monotonic()
-        for state in self.robots.values():
-            quiet = now - state.last_seen >= self.options.idle_close_s
+        for robot, state in self.robots.items():
+            since = caught_up_since.get(robot)
+            quiet = since is not None and now - max(state.last_seen, since) >= self.options.idle_close_s
             if quiet and state.done_at is None and state.assembler.anchor() is not None:
                 self._keep_all(state, state.assembler.close_idle())
 
-    def done(self, started: float) -> bool:
+    def done(self, started: float, read_all_once: bool) -> bool:
+        """The duration is over, or every robot has its cycles. Without --robots, the robots are
+        those on the topic: all of them are known only once every partition was read to its end
+        (`read_all_once`); until then a robot on a partition not yet reached would be missed."""
         o = self.options
         if o.duration_s is not None and time.monotonic() - started >= o.duration_s:
             return True
-        if o.cycles is None:
+        if o.cycles is None or (o.robots is None and not read_all_once):
             return False
         wanted = o.robots if o.robots is not None else set(self.robots)
         return bool(wanted) and all(r in self.robots and self.robots[r].new >= o.cycles for r in wanted)
@@ -224,23 +231,15 @@ class Recorder:
         for state in self.robots.values():
             state.writer.close()
             target = self.options.out / state.entry.file
-            if state.new:
+            if state.new and not target.exists():
+                state.part.replace(target)  # a first recording: the part file is the file
+            elif state.new:  # parquet cannot append: the old cycles and the new into a new file
                 merged = target.with_name(f".{target.name}.merged")
                 with VorausWriter(merged, rows_per_group=8192) as out:
-                    for source in ([target] if target.exists() else []) + [state.part]:
-                        for cycle in VorausFile(source).cycles():
-                            out.write_cycle(
-                                Cycle(
-                                    cycle.sample,
-                                    cycle.anomaly,
-                                    cycle.category,
-                                    cycle.setting,
-                                    cycle.time,
-                                    cycle.action,
-                                    cycle.active,
-                                    cycle.signals,
-                                )
-                            )
+                    for source in (target, state.part):
+                        for c in VorausFile(source).cycles():
+                            # without its row numbers: the writer numbers the merged file anew
+                            out.write_cycle(replace(c, index=None))
                 merged.replace(target)
             state.part.unlink(missing_ok=True)
         write_manifest(self.options.out, self.manifest)
@@ -292,10 +291,12 @@ async def record(
         await consumer.stop()
         raise UserError(f"cannot reach Kafka at {settings.kafka.bootstrap_servers}: {exc}") from None
     partition_of: dict[str, int] = {}
+    caught_up: dict[int, float | None] = {}  # partition -> since when everything on it was read
     try:
         await _start_at(consumer, await assign_all(consumer, topic, settings.broker_timeout_s), options)
         started = time.monotonic()
-        while not (recorder.done(started) or stop.is_set()):
+        reached_end: set[int] = set()  # partitions read to their end at least once
+        while not (recorder.done(started, len(reached_end) == len(consumer.assignment())) or stop.is_set()):
             batch = await consumer.getmany(timeout_ms=500, max_records=2000)
             for tp, messages in batch.items():
                 for message in messages:
@@ -304,7 +305,10 @@ async def record(
                         robot = bytes(message.key).decode(errors="replace")
                         partition_of[robot] = tp.partition
                         recorder.take(robot, message.value or b"", message.offset)
-            recorder.close_quiet()
+            await _note_caught_up(consumer, caught_up, reached_end)
+            recorder.close_quiet(
+                {r: t for r, p in partition_of.items() if (t := caught_up.get(p)) is not None}
+            )
             if progress is not None:
                 for robot, state in recorder.robots.items():
                     progress(robot, state.new, len(state.entry.left_out))
@@ -315,6 +319,19 @@ async def record(
     finally:
         await consumer.stop()
     return recorded
+
+
+async def _note_caught_up(
+    consumer: AIOKafkaConsumer, caught_up: dict[int, float | None], reached_end: set[int]
+) -> None:
+    """Per partition, since when everything on it has been read (None while behind or not yet
+    fetched), and which partitions were read to their end at least once."""
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp)
+        behind = highwater is None or highwater > await consumer.position(tp)
+        caught_up[tp.partition] = None if behind else (caught_up.get(tp.partition) or time.monotonic())
+        if not behind:
+            reached_end.add(tp.partition)
 
 
 async def _start_at(

@@ -157,3 +157,49 @@ def test_record_says_what_is_wrong(tmp_path: Path) -> None:
         app, ["record", "--out", str(tmp_path), "--cycles", "1", "--from-time", "yesterday"]
     )
     assert result.exit_code == 2 and "'yesterday' is no ISO 8601 time" in result.output
+
+
+def test_reading_a_backlog_cuts_no_cycle_short(cell: Path, tmp_path: Path) -> None:
+    """Read from the beginning, a robot's frames may come seconds apart while other partitions
+    are read: that is no pause of the robot, and no cycle may be left out as incomplete."""
+    from robotwatch.fleet.record import RecordOptions
+    from robotwatch.fleet.record import record as run_record
+    from robotwatch.stream.settings import KafkaSettings, ServeSettings
+
+    broker = Broker(tmp_path)
+    try:
+        topic = unique("signals")
+        asyncio.run(create_topics(broker.bootstrap, [topic], partitions=3))
+
+        async def four_robots() -> None:
+            writers = [
+                FrameWriter(f"r{i}", SIGNALS, 100, topic=topic, bootstrap_servers=broker.bootstrap)
+                for i in range(4)
+            ]
+            for w in writers:
+                await w.start()
+            for b in controller_blocks(cell, SIGNALS, 100):
+                for w in writers:
+                    await w.add(
+                        b.seq, b.time_ns, b.action, b.active, b.values, cycle=b.cycle, cycle_start=b.first
+                    )
+            for w in writers:
+                await w.close()
+
+        asyncio.run(four_robots())
+        settings = ServeSettings(signals_topic=topic, kafka=KafkaSettings(bootstrap_servers=broker.bootstrap))
+        # A quiet time far shorter than reading the other partitions takes.
+        options = RecordOptions(
+            out=tmp_path / "out",
+            signals=tuple(SIGNALS),
+            cycles=11,
+            from_beginning=True,
+            idle_close_s=0.05,
+            duration_s=60,
+        )
+        recorded = asyncio.run(run_record(settings, options))
+    finally:
+        broker.stop()
+    manifest = read_manifest(tmp_path / "out")
+    assert {r: e.left_out for r, e in manifest.robots.items()} == {f"r{i}": [] for i in range(4)}
+    assert recorded == {f"r{i}": 11 for i in range(4)}  # 12 cycles, the last still open
