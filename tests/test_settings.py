@@ -27,7 +27,7 @@ def test_a_typo_in_a_kafka_key_is_an_error_with_a_suggestion(tmp_path: Path) -> 
     with pytest.raises(SettingsError) as error:
         load(ServeSettings, path, env={})
     assert str(error.value) == (
-        f"{path}: [kafka] bootstrap_server: unknown setting; did you mean bootstrap_servers?"
+        f"{path}: kafka.bootstrap_server: unknown setting (did you mean 'bootstrap_servers'?)"
     )
 
 
@@ -58,8 +58,32 @@ def test_a_wrong_value_names_the_key_the_value_and_what_is_allowed(tmp_path: Pat
     with pytest.raises(SettingsError) as error:
         load(ServeSettings, path, env={})
     lines = str(error.value).splitlines()
-    assert lines[0].startswith(f"{path}: localize = 'some': Input should be 'all', 'flagged' or 'none'")
-    assert lines[1] == f"{path}: grace_s = -2: Input should be greater than 0"
+    assert lines[0].startswith(f"{path}: localize = \"some\": input should be 'all', 'flagged' or 'none'")
+    assert lines[1] == f"{path}: grace_s = -2: input should be greater than 0"
+
+
+def test_a_wrong_value_is_named_as_written_and_a_secret_is_never_shown(tmp_path: Path) -> None:
+    path = _toml(tmp_path, '[kafka]\n"sasl.password" = 12345678\n"security.protocol" = "TLS"\n')
+    with pytest.raises(SettingsError) as error:
+        load(ServeSettings, path, env={})
+    lines = sorted(str(error.value).splitlines())
+    assert lines[0] == f'{path}: kafka."sasl.password" = ***: input should be a valid string'
+    assert lines[1].startswith(f'{path}: kafka."security.protocol" = "TLS": input should be \'PLAINTEXT\'')
+    assert "12345678" not in str(error.value)
+
+
+def test_an_environment_prefix_keeps_the_commands_apart(tmp_path: Path) -> None:
+    """Another command's prefix: serve's variables are not its own, and its own name the problem."""
+    path = _toml(tmp_path, "")
+    env = {"ROBOTWATCH_GROUP": "serve-group", "ROBOTWATCH_OTHER_GROUP": "other-group"}
+    settings, origins = load(ServeSettings, path, env=env, env_prefix="ROBOTWATCH_OTHER_")
+    assert settings.group == "other-group" and origins[("group",)] == "env ROBOTWATCH_OTHER_GROUP"
+    assert load(ServeSettings, path, env=env)[0].group == "serve-group"  # the default prefix: serve's
+    with pytest.raises(SettingsError) as error:
+        load(ServeSettings, path, env={"ROBOTWATCH_OTHER_KAFKA__CLIENT": "x"}, env_prefix="ROBOTWATCH_OTHER_")
+    assert str(error.value) == (
+        "env ROBOTWATCH_OTHER_KAFKA__CLIENT: kafka.client: unknown setting (did you mean 'client_id'?)"
+    )
 
 
 def test_serve_with_a_bad_setting_prints_one_line_per_problem_and_exits_2(tmp_path: Path) -> None:
@@ -68,8 +92,8 @@ def test_serve_with_a_bad_setting_prints_one_line_per_problem_and_exits_2(tmp_pa
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 2 and all(line.startswith("error: ") for line in lines), result.output
-    assert any("did you mean bootstrap_servers?" in line for line in lines)
-    assert any("security_protocol = 'TLS'" in line for line in lines)
+    assert any("did you mean 'bootstrap_servers'?" in line for line in lines)
+    assert any('security_protocol = "TLS"' in line for line in lines)
     assert "Traceback" not in result.output
 
 

@@ -16,8 +16,8 @@ from email.utils import formatdate
 
 from robotwatch.alerts.delivery import DeliveryError
 from robotwatch.alerts.payloads import AlertMessage
-from robotwatch.alerts.problems import AlertSettingsError
 from robotwatch.alerts.settings import EmailChannel
+from robotwatch.config import SettingsError
 
 
 def mail_of(message: AlertMessage, channel: EmailChannel) -> EmailMessage:
@@ -43,7 +43,7 @@ class EmailSender:
         if channel.password_env:
             self.password = os.environ.get(channel.password_env)
             if self.password is None:
-                raise AlertSettingsError(
+                raise SettingsError(
                     f"channels.{name}.password_env = {channel.password_env!r}: "
                     "that environment variable is not set"
                 )

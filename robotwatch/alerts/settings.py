@@ -2,8 +2,8 @@
 where, and how often.
 
 Defaults < TOML file (--config) < ROBOTWATCH_ALERTS_* environment < the command line
-(robotwatch.alerts.loading). Every model forbids unknown keys: a typo is an error with a
-suggestion (robotwatch.alerts.problems), never a setting silently left at its default.
+(robotwatch.alerts.loading, through robotwatch.config). Every model forbids unknown keys: a
+typo is an error with a suggestion, never a setting silently left at its default.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from robotwatch.alerts.problems import suggestion
+from robotwatch.config import suggestion
 from robotwatch.stream.settings import KafkaSettings
 
 Kind = Literal["anomaly", "error"]  # an anomalous verdict, or one that could not be scored

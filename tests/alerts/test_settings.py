@@ -1,5 +1,6 @@
-"""Settings of `robotwatch alerts` fail loudly: one line naming the key, the value and what is
-allowed; an unknown key is an error with the nearest known key; exit status 2, no traceback."""
+"""Settings of `robotwatch alerts` fail loudly: one line per problem naming where it was set, the
+key, the value and what is allowed; an unknown key is an error with the nearest known key; exit
+status 2, no traceback."""
 
 from __future__ import annotations
 
@@ -12,20 +13,23 @@ import pytest
 from typer.testing import CliRunner
 
 from robotwatch.alerts.channels import build_senders
-from robotwatch.alerts.loading import load_alert_settings, quick_channels
-from robotwatch.alerts.problems import AlertSettingsError
+from robotwatch.alerts.loading import load_alert_settings, load_alerts, quick_channels
+from robotwatch.alerts.settings import EmailChannel
 from robotwatch.cli.main import app
+from robotwatch.config import SettingsError
 
+runner = CliRunner()
 HOOK = {"hook": {"type": "webhook", "url": "http://127.0.0.1:9/hook"}}
 
 
 def _problem(tmp_path: Path, toml: str, **kwargs: object) -> str:
+    """The problems, one line each, every line naming the file they are in."""
     config = tmp_path / "alerts.toml"
     config.write_text(toml)
-    with pytest.raises(AlertSettingsError) as caught:
+    with pytest.raises(SettingsError) as caught:
         load_alert_settings(config, env={}, **kwargs)  # type: ignore[arg-type]
     text = str(caught.value)
-    assert "\n" not in text
+    assert all(line.startswith(f"{config}: ") for line in text.splitlines()), text
     return text
 
 
@@ -46,10 +50,10 @@ def test_a_typo_anywhere_names_the_key_and_the_nearest_known_one(tmp_path: Path)
         """,
     )
     assert text.startswith(f"{tmp_path / 'alerts.toml'}: ")
-    assert "grup: unknown key (did you mean 'group'?)" in text
-    assert "grouping.wiat_s: unknown key (did you mean 'wait_s'?)" in text
-    assert "kafka.bootstrap_server: unknown key (did you mean 'bootstrap_servers'?)" in text
-    assert "channels.ops.urll: unknown key (did you mean 'url'?)" in text
+    assert "grup: unknown setting (did you mean 'group'?)" in text
+    assert "grouping.wiat_s: unknown setting (did you mean 'wait_s'?)" in text
+    assert "kafka.bootstrap_server: unknown setting (did you mean 'bootstrap_servers'?)" in text
+    assert "channels.ops.urll: unknown setting (did you mean 'url'?)" in text
     assert "channels.ops.url: missing (required)" in text
     assert 'channels.pager.type = "webhok": must be one of webhook, alertmanager, email' in text
     assert "(did you mean 'webhook'?)" in text
@@ -142,15 +146,13 @@ def test_flag_channels_get_every_alert_beside_the_files_routes(tmp_path: Path) -
 
 
 def test_quick_start_flags_that_do_not_fit() -> None:
-    with pytest.raises(AlertSettingsError, match="--smtp HOST:PORT and --mail-to ADDR go together"):
+    with pytest.raises(SettingsError, match="--smtp HOST:PORT and --mail-to ADDR go together"):
         quick_channels(smtp="smtp.example:587")
-    with pytest.raises(AlertSettingsError, match=re.escape("--smtp = 'smtp.example': must be HOST:PORT")):
+    with pytest.raises(SettingsError, match=re.escape("--smtp = 'smtp.example': must be HOST:PORT")):
         quick_channels(smtp="smtp.example", mail_to=["a@plant.example"])
-    with pytest.raises(AlertSettingsError, match="no channel: give --webhook, --alertmanager or --smtp"):
+    with pytest.raises(SettingsError, match="no channel: give --webhook, --alertmanager or --smtp"):
         load_alert_settings(env={})
-    with pytest.raises(
-        AlertSettingsError, match=re.escape('channels.webhook.url = "ftp://x": must be an http')
-    ):
+    with pytest.raises(SettingsError, match=re.escape('channels.webhook.url = "ftp://x": must be an http')):
         load_alert_settings(channels=quick_channels(webhook="ftp://x"), env={})
 
 
@@ -160,10 +162,79 @@ def test_a_password_from_an_environment_variable_that_is_not_set(monkeypatch: py
     settings = load_alert_settings(
         channels={"mail": {**channel, "password_env": "ROBOTWATCH_TEST_SMTP_PASSWORD"}}, env={}
     )
-    with pytest.raises(AlertSettingsError, match=re.escape("password_env = 'ROBOTWATCH_TEST_SMTP_PASSWORD'")):
+    with pytest.raises(SettingsError, match=re.escape("password_env = 'ROBOTWATCH_TEST_SMTP_PASSWORD'")):
         build_senders(settings)
-    with pytest.raises(AlertSettingsError, match="would send the password of 'rw' in clear"):
+    with pytest.raises(SettingsError, match="would send the password of 'rw' in clear"):
         load_alert_settings(channels={"mail": {**channel, "security": "none"}}, env={})
+
+
+def test_serve_s_environment_never_reaches_alerts(tmp_path: Path) -> None:
+    """Set on one host for serve, ROBOTWATCH_GROUP must not move alerts into serve's group."""
+    config = tmp_path / "alerts.toml"
+    config.write_text('[channels.mail]\ntype = "email"\nhost = "smtp.example"\nto = ["a@plant.example"]\n')
+    env = {
+        "ROBOTWATCH_GROUP": "robotwatch-serve",
+        "ROBOTWATCH_KAFKA__BOOTSTRAP_SERVERS": "serve-only:9092",
+        "ROBOTWATCH_ALERTS_KAFKA__CLIENT_ID": "alerts-7",
+        "ROBOTWATCH_ALERTS_CHANNELS__MAIL__PASSWORD": "from-the-secret",
+    }
+    settings, origins = load_alerts(config, env=env)
+    assert settings.group == "robotwatch-alerts" and settings.kafka.bootstrap_servers == "localhost:9092"
+    assert settings.kafka.client_id == "alerts-7"
+    mail = settings.channels["mail"]
+    assert isinstance(mail, EmailChannel) and mail.password is not None
+    assert mail.password.get_secret_value() == "from-the-secret"
+    assert origins[("channels", "mail", "password")] == "env ROBOTWATCH_ALERTS_CHANNELS__MAIL__PASSWORD"
+    with pytest.raises(SettingsError) as caught:
+        load_alerts(config, env={"ROBOTWATCH_ALERTS_CHANNELS__MAIL__PORT": "99999"})
+    assert str(caught.value) == (
+        'env ROBOTWATCH_ALERTS_CHANNELS__MAIL__PORT: channels.mail.port = "99999": '
+        "input should be less than or equal to 65535"
+    )
+
+
+def test_config_check_and_show_for_alerts(tmp_path: Path) -> None:
+    """`robotwatch config check --for alerts` says what alerts would say at start, without
+    starting; `config show --for alerts` names where each value came from, secrets masked."""
+    config = tmp_path / "alerts.toml"
+    config.write_text(
+        'group = "cell-7-alerts"\n[channels.am]\ntype = "alertmanager"\nurl = "http://am:9093"\n'
+    )
+    env = {"ROBOTWATCH_ALERTS_KAFKA__SASL_PLAIN_PASSWORD": "s3cret", "COLUMNS": "200"}
+    checked = runner.invoke(app, ["config", "check", "--for", "alerts", "--config", str(config)], env=env)
+    assert checked.exit_code == 0 and "ok: the settings are valid for robotwatch alerts" in checked.output
+    shown = runner.invoke(app, ["config", "show", "--for", "alerts", "--config", str(config)], env=env)
+    assert shown.exit_code == 0, shown.output
+    rows = {
+        cells[0]: cells[1:]
+        for line in shown.output.splitlines()
+        if (cells := [c.strip() for c in line.split("│")[1:-1]])
+    }
+    assert rows["group"] == ["cell-7-alerts", str(config)]
+    assert rows["channels.am.url"] == ["http://am:9093", str(config)]
+    assert rows["channels.am.resolve_after_s"] == ["3600.0", "default"]
+    assert rows["kafka.sasl_plain_password"] == ["***", "env ROBOTWATCH_ALERTS_KAFKA__SASL_PLAIN_PASSWORD"]
+    assert "s3cret" not in shown.output
+    # without --for it is serve's check, as before: an alerts file is not serve's
+    assert runner.invoke(app, ["config", "check", "--config", str(config)]).exit_code == 2
+
+    config.write_text(
+        '[channels.am]\ntype = "alertmanger"\n[channels.mail]\ntype = "email"\nhost = "smtp.example"\n'
+        'to = ["a@plant.example"]\npassword_env = "ROBOTWATCH_TEST_UNSET"\n[grouping]\nwait = 3\n'
+    )
+    failed = runner.invoke(app, ["config", "check", "--for", "alerts", "--config", str(config)], env={})
+    assert failed.exit_code == 2
+    assert failed.output.splitlines() == [
+        f"error: {config}: grouping.wait: unknown setting (did you mean 'wait_s'?)",
+        f'error: {config}: channels.am.type = "alertmanger": must be one of webhook, alertmanager, email '
+        "(did you mean 'alertmanager'?)",
+    ]
+    config.write_text(config.read_text().replace('"alertmanger"', '"alertmanager"\nurl = "http://am:9093"'))
+    config.write_text(config.read_text().replace("wait = 3", "wait_s = 3"))
+    unset = runner.invoke(app, ["config", "check", "--for", "alerts", "--config", str(config)], env={})
+    assert unset.exit_code == 2 and unset.output.splitlines() == [
+        "error: channels.mail.password_env = 'ROBOTWATCH_TEST_UNSET': that environment variable is not set"
+    ]
 
 
 def test_the_command_prints_one_line_and_exits_2(tmp_path: Path) -> None:
@@ -182,7 +253,7 @@ def test_the_command_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
-    assert lines[0] == f"error: {config}: anomalies_topc: unknown key (did you mean 'anomalies_topic'?)"
+    assert lines[0] == f"error: {config}: anomalies_topc: unknown setting (did you mean 'anomalies_topic'?)"
 
 
 def test_the_help_shows_the_quick_start_flags() -> None:
