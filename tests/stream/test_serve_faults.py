@@ -170,16 +170,28 @@ def test_shutdown_ends_within_the_grace_period_with_the_broker_gone(
     cell, model_path, _ = stream_cell
     topics = _topics(broker)
     serve = start_serve(
-        tmp_path, model_path, broker, topics, unique("group"), grace_s=6.0, broker_timeout_s=5.0
+        tmp_path,
+        model_path,
+        broker,
+        topics,
+        unique("group"),
+        grace_s=6.0,
+        broker_timeout_s=5.0,
+        idle_close_s=2.0,
     )
     serve.wait_assigned()
-    second = start_serve(tmp_path, model_path, broker, topics, unique("group"), grace_s=60.0)
+    second = start_serve(
+        tmp_path, model_path, broker, topics, unique("group"), grace_s=60.0, idle_close_s=2.0
+    )
     second.wait_assigned()
     publisher = _publish_in_thread(cell, broker, topics["signals"], 2, speed=None)
     try:
         publisher.join(60)
-        time.sleep(1)
+        _wait_until_read_to_the_end(serve, second)
         broker.pause()
+        # The last cycle of each robot closes now, idle, and its verdict cannot be sent: both
+        # instances have work in hand that only the broker could finish.
+        time.sleep(2.0 + 2.0)
         started = time.monotonic()
         os.kill(serve.proc.pid, signal.SIGTERM)
         code = serve.proc.wait(30)
@@ -194,6 +206,19 @@ def test_shutdown_ends_within_the_grace_period_with_the_broker_gone(
         broker.resume()
     assert code == 0 and graceful_s < 6.0 + 3.0
     assert forced == 130 and forced_s < 3.0
+
+
+def _wait_until_read_to_the_end(*serves: ServeProcess, timeout_s: float = 60) -> None:
+    """Until every instance has read the same number of frames and no more arrive."""
+    deadline = time.monotonic() + timeout_s
+    last: list[int] = []
+    while time.monotonic() < deadline:
+        counts = [(serve.health() or {}).get("frames", 0) for serve in serves]
+        if counts == last and counts[0] > 0 and len(set(counts)) == 1:
+            return
+        last = counts
+        time.sleep(0.5)
+    raise AssertionError(f"frames read: {last}")
 
 
 def test_missing_output_topics_stop_serve_with_one_clear_line(
