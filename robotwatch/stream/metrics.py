@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+OTHER_ROBOTS = "other"
+
 
 @dataclass
 class ServiceMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    robots_labelled: int = 200  # robots with series of their own (ServeSettings.metrics_robots)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -34,11 +37,13 @@ class ServiceMetrics:
         self.robots_refused = Counter(
             "robotwatch_robots_refused", "Frames of robots over the configured limit", registry=r
         )
-        # Robot ids are labels only once a robot has a verdict (a valid cycle): at most
-        # max_robots of them, never what an attacker writes into keys.
+        # Robot ids are labels only once a robot has a verdict (a valid cycle), never what an
+        # attacker writes into keys, and only the first `robots_labelled` of them: a fleet's
+        # /metrics stays small (verdicts of the robots beyond count as robot="other").
         self.robot_verdicts = Counter(
             "robotwatch_robot_verdicts", "Verdicts per robot and result", ["robot", "result"], registry=r
         )
+        self._labelled: set[str] = set()
         self.without_model = Counter(
             "robotwatch_frames_without_model", "Frames of robots no model in the registry matches", registry=r
         )
@@ -89,6 +94,11 @@ class ServiceMetrics:
         self.stalled_partitions = Gauge(
             "robotwatch_commit_stalled_partitions", "Partitions whose commit point has not moved", registry=r
         )
+
+    def robot_verdict(self, robot: str, result: str) -> None:
+        if robot not in self._labelled and len(self._labelled) < self.robots_labelled:
+            self._labelled.add(robot)
+        self.robot_verdicts.labels(robot if robot in self._labelled else OTHER_ROBOTS, result).inc()
 
     def total(self, name: str) -> int:
         """A counter's value summed over its labels, as the registry reports it."""

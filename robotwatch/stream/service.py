@@ -45,7 +45,8 @@ class Service:
     def __init__(self, settings: ServeSettings, registry: ModelRegistry, config: Path | None = None) -> None:
         """`registry` holds the loaded models; `config` is the TOML a SIGHUP reads again."""
         s = self.settings = settings
-        self.metrics, self.health, self.committer = ServiceMetrics(), Health(), Committer()
+        self.metrics, self.health = ServiceMetrics(robots_labelled=s.metrics_robots), Health()
+        self.committer = Committer()
         pipeline = CyclePipeline(
             registry,
             PipelineSettings(Localize(s.localize), s.idle_close_s, s.forget_s, max_robots=s.max_robots),
@@ -232,7 +233,7 @@ class Service:
         started = item.started
         result = "error" if verdict.status == "error" else "anomalous" if verdict.anomalous else "normal"
         self.metrics.cycles.labels(result).inc()
-        self.metrics.robot_verdicts.labels(verdict.robot_id or verdict.cell_id or "", result).inc()
+        self.metrics.robot_verdict(verdict.robot_id or verdict.cell_id or "", result)
         if verdict.status == "error":
             self.metrics.scoring_errors.inc()
         self.health.scored(verdict.error)

@@ -96,6 +96,9 @@ class ServeSettings(BaseModel):
     idle_close_s: float = Field(5.0, gt=0, description="a robot quiet this long: its open cycle closes")
     forget_s: float = Field(600.0, gt=0, description="a robot quiet this long is forgotten")
     max_robots: int = Field(1000, ge=1, description="robots this process keeps state for; more are refused")
+    metrics_robots: int = Field(
+        200, ge=0, description='robots with series of their own in /metrics; more count as robot="other"'
+    )
     mute_s: float | None = Field(
         None,
         gt=0,
