@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from robotwatch.alerts.settings import Kind
 from robotwatch.stream.verdicts import Verdict
+from rwcore import thresholds
 
 
 def alert_kind(verdict: Verdict) -> Kind | None:
@@ -24,15 +25,13 @@ def subject(verdict: Verdict) -> str:
 
 
 def severity(verdict: Verdict) -> float | None:
-    """How far over the threshold, as a ratio: score / threshold (4.0 = four times the
-    threshold). For a threshold at or below zero (a log-likelihood scale) the same distance is
-    1 + (score - threshold) / |threshold|, which equals score / threshold for positive ones.
-    inf: an anomalous cycle whose score is not finite; None: no score, or a zero threshold."""
+    """How far over the threshold, as a ratio (rwcore.thresholds.severity: 4.0 = four times
+    the threshold). inf: an anomalous cycle whose score is not finite; None: no score, or a
+    zero threshold."""
     if verdict.score is None:
         return math.inf if verdict.anomalous and verdict.status == "ok" else None
-    if verdict.threshold == 0:
-        return None
-    return 1 + (verdict.score - verdict.threshold) / abs(verdict.threshold)
+    ratio = thresholds.severity(verdict.score, verdict.threshold)
+    return None if math.isnan(ratio) else ratio
 
 
 def started_at(verdict: Verdict) -> datetime:

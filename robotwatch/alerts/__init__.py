@@ -1,0 +1,1 @@
+"""`robotwatch alerts`: anomalous verdicts from robot.anomalies to people and systems (docs/alerts.md)."""
