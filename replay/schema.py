@@ -240,3 +240,42 @@ def axis_of(signal: str) -> int | None:
     if head in AXIS_SIGNALS and tail.isdigit():
         return int(tail)
     return None
+
+
+# The physical unit of each signal kind (the voraus-AD signals are SI: positions in rad at the
+# motor and the joint, torques in N·m); what a plot's physical axis is labelled with.
+SIGNAL_UNITS: dict[str, str] = {
+    "robot_voltage": "V",
+    "robot_current": "A",
+    "io_current": "A",
+    "system_current": "A",
+    "target_position": "rad",
+    "target_velocity": "rad/s",
+    "target_acceleration": "rad/s²",
+    "target_torque": "N·m",
+    "computed_inertia": "kg·m²",
+    "computed_torque": "N·m",
+    "motor_position": "rad",
+    "motor_velocity": "rad/s",
+    "joint_position": "rad",
+    "joint_velocity": "rad/s",
+    "motor_torque": "N·m",
+    "torque_sensor_a": "N·m",
+    "torque_sensor_b": "N·m",
+    "motor_iq": "A",
+    "motor_id": "A",
+    "power_motor_el": "W",
+    "power_motor_mech": "W",
+    "power_load_mech": "W",
+    "motor_voltage": "V",
+    "supply_voltage": "V",
+    "brake_voltage": "V",
+}
+
+
+def unit_of(signal: str) -> str | None:
+    """The unit of a voraus-AD signal (`motor_torque_3` -> `N·m`); None for a signal this
+    table does not know (a cell's own signals)."""
+    if signal in SIGNAL_UNITS:
+        return SIGNAL_UNITS[signal]
+    return SIGNAL_UNITS[signal.rpartition("_")[0]] if axis_of(signal) is not None else None

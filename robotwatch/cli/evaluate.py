@@ -150,10 +150,19 @@ def evaluate(
 
     if report is not None:
         with user_errors(), console.status("writing the report"):
-            from robotwatch.evaluation.examples import example_views
-            from robotwatch.evaluation.report import write_report
+            from robotwatch.evaluation.examples import example_views, localize_for_report
+            from robotwatch.evaluation.report import AlarmSource, write_report
 
-            views = example_views(models[0], data, runs_by_method["MTS-Flow"][0]) if models else []
+            views, alarms = [], None
+            if models:
+                # the false alarms localized too, so that the alarmed table says where they alarmed
+                flow = localize_for_report(models[0], data, runs_by_method["MTS-Flow"][0], device)
+                runs_by_method["MTS-Flow"][0] = flow
+                views = example_views(models[0], data, flow)
+                card = models[0].card
+                alarms = AlarmSource(
+                    flow.results, card.threshold, flow.name, data.name, card.calibration_scores
+                )
             index = write_report(
                 report,
                 {name: rs[0].results for name, rs in runs_by_method.items()},
@@ -168,6 +177,7 @@ def evaluate(
                     *([localization_table(localization)] if localization else []),
                 ],
                 title=f"robotwatch evaluation of {data.name}",
+                alarms=alarms,
             )
         console.print(f"[bold green]report[/] {index}")
 

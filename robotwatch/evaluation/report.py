@@ -1,37 +1,39 @@
 """Pictures a person looks at after an evaluation, and an index.html that links them.
 
-ROC curves per category (thesis Fig. 8.3), score histograms of normal against anomalous
-cycles with the threshold (Fig. 8.5), and single anomalous cycles next to their nearest
-normal training cycle with the input-gradient profile and the found events (Fig. 8.7).
+The page opens with what a plant user asks first: the realized false-alarm and detection
+rates at the threshold and the alarmed cycles as a table (robotwatch.evaluation.alarms).
+Then ROC curves per category (thesis Fig. 8.3), score histograms of normal against anomalous
+cycles with the threshold on a severity axis (Fig. 8.5), and single cycles marked ALARMED or
+MISSED next to their nearest normal training cycle (Fig. 8.7, robotwatch.evaluation.cycle_figure).
+Every score is shown as severity, its ratio to the threshold (rwcore.thresholds.severity).
 Every function takes plain arrays and tables, so it runs without a trained model.
 Figures are drawn on matplotlib's Agg canvas directly, without pyplot's global state.
 """
 
 from __future__ import annotations
 
-import html
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from rich.console import Console
 from rich.table import Table
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from replay.schema import ANOMALY_CATEGORIES, Action
+from replay.schema import ANOMALY_CATEGORIES
+from robotwatch.evaluation.alarms import MAX_ALARM_ROWS, alarm_rates, alarmed, alarmed_rows
+from robotwatch.evaluation.cycle_figure import CycleView, cycle_figure, top_signal
 from robotwatch.evaluation.metrics import check_results, roc_inputs, scores_by_category
+from robotwatch.evaluation.report_html import alarms_html, page, rates_html, table_html
+from robotwatch.evaluation.scales import compress, expand, linear_width, ticks
+from rwcore.thresholds import severity, severity_text
 
-if TYPE_CHECKING:  # only for annotations: importing it at run time would pull in torch
-    from robotwatch.mtsflow.localize import Event
+__all__ = ["AlarmSource", "CycleView", "cycle_figure", "example_picks", "top_signal", "write_report"]
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -74,78 +76,64 @@ def roc_grid(methods: Mapping[str, pd.DataFrame], path: Path) -> Path:
 def score_histogram(
     results: pd.DataFrame, path: Path, threshold: float | None = None, method: str = ""
 ) -> Path:
-    """Histograms of the scores of normal and anomalous test cycles, with the threshold line.
+    """Histograms of the normal and anomalous test cycles, with the threshold line.
 
-    Anomalous scores often reach orders of magnitude past the normal ones; the axis ends
-    at the 99th percentile of all finite scores and the rest are counted in the last bin
-    (the legend says how many), so that the normal distribution stays readable.
+    With a threshold the axis shows severity (the score's ratio to the threshold, 1× at it);
+    without one, the scores around the median normal one. The axis is linear over the normal
+    cycles' spread and logarithmic beyond (robotwatch.evaluation.scales), so the normal cycles,
+    the threshold and anomalies a million times further out are all readable in one picture.
+    Cycles without a finite score are counted at the right edge, and the legend says how many.
     """
     check_results(results)
     scores = results["score"].to_numpy(dtype=float)
     anomaly = results["anomaly"].astype(bool).to_numpy()
-    finite = scores[np.isfinite(scores)]
-    low = float(finite.min()) if len(finite) else 0.0
-    high = float(np.percentile(finite, 99)) if len(finite) else 1.0
-    if threshold is not None and math.isfinite(threshold):
-        low, high = min(low, threshold), max(high, threshold)
-    if high <= low:
-        high = low + 1.0
-    bins = np.linspace(low, high, 61)
-    fig = Figure(figsize=(7.5, 4.0), layout="constrained")
+    rated = threshold is not None and math.isfinite(threshold) and threshold != 0
+    if rated:
+        assert threshold is not None
+        values = np.array([severity(s, threshold) for s in scores])
+        center = 1.0
+    else:
+        values = scores
+        normal = scores[~anomaly & np.isfinite(scores)]
+        center = float(np.median(normal)) if len(normal) else 0.0
+    width = linear_width(values[~anomaly], center)
+    x = compress(values, center, width)
+    finite = np.isfinite(x)
+    shown = np.concatenate([x[finite], [0.0]])  # the centre (the threshold) is always on the axis
+    low, high = float(shown.min()), float(shown.max())
+    if high - low < 1e-9:
+        low, high = low - 1, high + 1
+    bins = np.linspace(low, high, 81)
+    fig = Figure(figsize=(8.5, 4.2), layout="constrained")
     ax = fig.subplots()
+    ax.axvspan(max(-1.0, low), min(1.0, high), color="0.94", lw=0, label="linear part of the axis")
     for mask, label, color in ((~anomaly, "normal", "tab:blue"), (anomaly, "anomalous", "tab:red")):
-        values = scores[mask]
-        if len(values) == 0:
+        if not mask.any():
             continue
-        beyond = int((values > high).sum())
-        note = f", {beyond} beyond the axis in the last bin" if beyond else ""
-        ax.hist(
-            np.clip(values, low, high),
-            bins=bins.tolist(),
-            alpha=0.55,
-            color=color,
-            label=f"{label} (n={len(values)}{note})",
-        )
-    if threshold is not None:
-        ax.axvline(threshold, color="black", ls="--", lw=1.2, label=f"threshold {threshold:.4g}")
-    ax.set_xlabel("anomaly score (higher = more anomalous)")
+        # not finite: +inf and NaN scores (both alarm) at the right edge, -inf at the left
+        edge = np.where(np.isnan(x) | (x > 0), high, low)
+        drawn = np.where(finite, x, edge)[mask]
+        off_axis = int((~finite[mask]).sum())
+        note = f", {off_axis} without a finite score at the edge" if off_axis else ""
+        ax.hist(drawn, bins=bins.tolist(), alpha=0.6, color=color, label=f"{label} (n={mask.sum()}{note})")
+    if rated:
+        ax.axvline(0.0, color="black", ls="--", lw=1.2, label="threshold (1×)")
+    value_low, value_high = expand(np.array([low, high]), center, width).tolist()
+    values_at = ticks(value_low, value_high, center, width)
+    ax.set_xticks(compress(np.array(values_at), center, width).tolist())
+    ax.set_xticklabels([severity_text(v) if rated else _score_text(v) for v in values_at], fontsize=8)
+    ax.set_xlim(low - 0.02 * (high - low), high + 0.02 * (high - low))
+    ax.set_xlabel(
+        "severity: the score as a ratio to the threshold"
+        if rated
+        else "anomaly score (this method has no threshold)"
+    )
     ax.set_ylabel("test cycles")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"{method} scores of the test cycles".strip())
+    near = "the threshold" if rated else "the median normal score"
+    ax.set_title(f"{method} test cycles: linear near {near}, one step per decade beyond".strip())
     ax.legend(fontsize=8)
     return _save(fig, path)
-
-
-@dataclass(frozen=True)
-class CycleView:
-    """What the cycle figure shows of one scored cycle; arrays at the model's sample rate.
-
-    `signal` and `reference` hold the cycle's and its nearest normal training cycle's values
-    of `signal_name` (normalized, each at its own length); `profile` is the cycle's smoothed
-    input-gradient profile; `truth_s` is the ground-truth event interval where known.
-    """
-
-    sample: int
-    category: str
-    score: float
-    sample_rate_hz: float
-    signal_name: str
-    signal: np.ndarray
-    reference: np.ndarray
-    profile: np.ndarray
-    events: Sequence[Event] = ()
-    truth_s: tuple[float, float] | None = None
-    actions: np.ndarray | None = None
-    reference_sample: int | None = None
-    threshold: float | None = None
-
-
-def top_signal(events: Sequence[Event]) -> str | None:
-    """The signal carrying most of the gradient at the strongest event; None without events."""
-    if not events:
-        return None
-    strongest = max(events, key=lambda e: e.strength)
-    return strongest.top_signals[0][0] if strongest.top_signals else None
 
 
 def typical_examples(results: pd.DataFrame, per_category: int = 1) -> list[int]:
@@ -168,79 +156,40 @@ def typical_examples(results: pd.DataFrame, per_category: int = 1) -> list[int]:
     return chosen
 
 
-def _action_segments(actions: np.ndarray) -> list[tuple[int, int, int]]:
-    """(first step, end step, action) of each run of one action."""
-    change = np.flatnonzero(np.diff(actions.astype(int))) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [len(actions)]])
-    return [(int(a), int(b), int(actions[a])) for a, b in zip(starts, ends, strict=True)]
+def example_picks(results: pd.DataFrame, threshold: float | None, per_category: int = 1) -> dict[int, str]:
+    """Sample id -> why to show it: the typical cycles per category (`typical_examples`), and
+    with a threshold the clearest missed anomaly (lowest score under it) and the strongest
+    false alarm (highest normal score over it), where there are such cycles."""
+    picks = {s: "typical of its category (median score)" for s in typical_examples(results, per_category)}
+    if threshold is None:
+        return picks
+    scores = results["score"].to_numpy(dtype=float)
+    anomaly = results["anomaly"].astype(bool).to_numpy()
+    flags = alarmed(scores, threshold)
+    samples = results["sample"].to_numpy()
+    missed = np.flatnonzero(anomaly & ~flags)
+    if len(missed):
+        lowest = missed[np.argmin(scores[missed])]
+        picks[int(samples[lowest])] = "the clearest missed anomaly (the lowest-scored one)"
+    false_alarms = np.flatnonzero(~anomaly & flags)
+    if len(false_alarms):
+        ranked = np.where(np.isnan(scores), np.inf, scores)
+        strongest = false_alarms[np.argmax(ranked[false_alarms])]
+        picks[int(samples[strongest])] = "the strongest false alarm"
+    return picks
 
 
-def cycle_figure(view: CycleView, path: Path) -> Path:
-    """The cycle's signal against its nearest normal cycle, the gradient profile with events
-    and ground truth below, and the action segments as a band at the bottom."""
-    rate = view.sample_rate_hz
-    actions = view.actions if view.actions is not None and len(view.actions) else None
-    ratios = [3, 2, 0.35] if actions is not None else [3, 2]
-    fig = Figure(figsize=(10, 6.0), layout="constrained")
-    axes = fig.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios})
-    top, mid = axes[0], axes[1]
-    reference_label = "nearest normal training cycle"
-    if view.reference_sample is not None:
-        reference_label += f" (sample {view.reference_sample})"
-    top.plot(
-        np.arange(len(view.reference)) / rate, view.reference, color="0.45", lw=1.2, label=reference_label
-    )
-    top.plot(np.arange(len(view.signal)) / rate, view.signal, color="tab:red", lw=1.2, label="this cycle")
-    top.set_ylabel(f"{view.signal_name}\n(normalized)")
-    top.legend(fontsize=8, loc="best")
-    mid.plot(
-        np.arange(len(view.profile)) / rate,
-        view.profile,
-        color="tab:purple",
-        lw=1.2,
-        label="smoothed |∂score/∂input|, L1 over signals",
-    )
-    mid.set_ylabel("input gradient")
-    mid.margins(y=0.15)  # room for the event labels above the peaks
-    if view.truth_s is not None:
-        start, end = view.truth_s
-        for ax in (top, mid):
-            if end > start:
-                ax.axvspan(start, end, color="tab:orange", alpha=0.25, lw=0)
-            else:
-                ax.axvline(start, color="tab:orange", lw=2, alpha=0.6)
-        mid.plot([], [], color="tab:orange", alpha=0.5, lw=6, label="ground-truth event")
-    for i, event in enumerate(sorted(view.events, key=lambda e: -e.strength)):
-        for ax in (top, mid):
-            ax.axvline(event.time_s, color="black", ls="--", lw=1.0)
-        # the label sits on the profile at the event, where the legend (placed "best") keeps clear
-        height = float(view.profile[min(event.step, len(view.profile) - 1)]) if len(view.profile) else 0.0
-        label = f"{event.strength:.1f}×" + (f" {event.action}" if event.action else "")
-        mid.annotate(label, (event.time_s, height), xytext=(4, 4), textcoords="offset points", fontsize=8)
-        if i == 0:
-            mid.plot([], [], color="black", ls="--", lw=1.0, label="found events (strength over normal)")
-    mid.legend(fontsize=8, loc="best")
-    if actions is not None:
-        band = axes[2]
-        cmap = colormaps["tab20"]
-        for a, b, action in _action_segments(actions):
-            band.axvspan(a / rate, b / rate, color=cmap(action % cmap.N), lw=0)
-            if (b - a) > 0.06 * len(actions):  # name only the segments wide enough to hold it
-                band.text((a + b) / 2 / rate, 0.5, _action_name(action), ha="center", va="center", fontsize=6)
-        band.set_yticks([])
-        band.set_ylabel("action", rotation=0, ha="right", va="center")
-    axes[-1].set_xlabel("time in cycle [s]")
-    threshold = "" if view.threshold is None else f" (threshold {view.threshold:.4g})"
-    fig.suptitle(f"sample {view.sample} · {view.category} · score {view.score:.4g}{threshold}", fontsize=11)
-    return _save(fig, path)
+@dataclass(frozen=True)
+class AlarmSource:
+    """The per-cycle table the alarmed cycles and the rates come from: a replay's verdicts
+    (with robot and start_time) or an evaluation's results; `source` names the robot where the
+    table has none (the file), `normal_scores` are the model card's held-out normal scores."""
 
-
-def _action_name(action: int) -> str:
-    try:
-        return Action(action).name
-    except ValueError:
-        return str(action)
+    results: pd.DataFrame
+    threshold: float
+    method: str = "MTS-Flow"
+    source: str = ""
+    normal_scores: Sequence[float] = ()
 
 
 def write_report(
@@ -250,15 +199,42 @@ def write_report(
     cycles: Sequence[CycleView] = (),
     tables: Sequence[Table] = (),
     title: str = "robotwatch evaluation",
+    alarms: AlarmSource | None = None,
 ) -> Path:
     """Write all figures into `out_dir` and an index.html linking them; returns the index path.
 
-    `tables` (e.g. auroc_table, localization_table) are shown above the figures as rendered text.
+    The page opens with the rates at the threshold and the alarmed cycles, from `alarms` (by
+    default the first method with a threshold); `tables` (e.g. auroc_table,
+    localization_table) follow as rendered text, then the figures.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     thresholds = thresholds or {}
+    if alarms is None:
+        rated = next((m for m in methods if thresholds.get(m) is not None), None)
+        if rated is not None:
+            alarms = AlarmSource(methods[rated], thresholds[rated], rated)
+    sections = [] if alarms is None else _alarm_sections(alarms)
+    sections += [table_html(t) for t in tables]
     entries: list[tuple[str, str]] = []
+    for i, (method, results) in enumerate(methods.items()):
+        threshold = thresholds.get(method)
+        png = score_histogram(results, out_dir / f"scores_{i}_{_slug(method)}.png", threshold, method)
+        note = (
+            "; the axis is the anomaly score around the median normal one (no threshold)"
+            if threshold is None
+            else "; the axis is severity, the score as a ratio to the threshold (dashed, 1×)"
+        )
+        entries.append(
+            (
+                png.name,
+                f"{method}: normal and anomalous test cycles{note}, linear over the normal cycles' "
+                "spread (grey) and one step per decade beyond.",
+            )
+        )
+    for view in cycles:
+        png = cycle_figure(view, out_dir / f"cycle_{view.sample}.png")
+        entries.append((png.name, _cycle_caption(view)))
     roc = roc_grid(methods, out_dir / "roc_per_category.png")
     entries.append(
         (
@@ -267,52 +243,47 @@ def write_report(
             "legend: AUROC in percent per method.",
         )
     )
-    for i, (method, results) in enumerate(methods.items()):
-        threshold = thresholds.get(method)
-        png = score_histogram(results, out_dir / f"scores_{i}_{_slug(method)}.png", threshold, method)
-        note = "" if threshold is None else f"; dashed line: the calibrated threshold {threshold:.4g}"
-        entries.append((png.name, f"{method}: scores of normal and anomalous test cycles{note}."))
-    for view in cycles:
-        png = cycle_figure(view, out_dir / f"cycle_{view.sample}.png")
-        why = (
-            ", the top signal of the strongest event," if view.signal_name == top_signal(view.events) else ""
-        )
-        truth = "" if view.truth_s is None else " Orange: the ground-truth event."
-        entries.append(
-            (
-                png.name,
-                f"Sample {view.sample} ({view.category}): {view.signal_name}{why} against the "
-                f"nearest normal training cycle; below, the input-gradient profile with the "
-                f"found events (dashed).{truth}",
-            )
-        )
     index = out_dir / "index.html"
-    index.write_text(_html(title, [_table_html(t) for t in tables], entries), encoding="utf-8")
+    index.write_text(page(title, sections, entries), encoding="utf-8")
     return index
+
+
+def _cycle_caption(view: CycleView) -> str:
+    picked = f" Shown as {view.why}." if view.why else ""
+    compared = f" Its score lies {view.compared}." if view.compared else ""
+    why = " (the top signal of the strongest event)" if view.signal_name == top_signal(view.events) else ""
+    units = (
+        ""
+        if view.scale is None
+        else f", normalized on the left and in {view.unit or 'its units'} on the right,"
+    )
+    truth = "" if view.truth_s is None else " Orange: the ground-truth event."
+    return (
+        f"{view.verdict}: sample {view.sample} ({view.category}).{picked}{compared} Top: "
+        f"{view.signal_name}{why}{units} against the nearest normal training cycle (grey); "
+        f"below, the input-gradient profile with the found events (dashed) and the program's "
+        f"steps, numbered as in the legend.{truth}"
+    )
+
+
+def _alarm_sections(alarms: AlarmSource) -> list[str]:
+    results, threshold = alarms.results, alarms.threshold
+    n_normal = len(alarms.normal_scores)
+    calibrated = f", set on {n_normal} held-out normal cycles" if n_normal else ""
+    robots = results["robot"].dropna().nunique() if "robot" in results.columns else 0
+    played = f" ({robots} robots, each cycle once per robot)" if robots > 1 else ""
+    note = (
+        f"{alarms.method} alarms on a cycle whose score is over the model's threshold{calibrated} "
+        f"(severity 1×; on the model's own scale a score of {threshold:.6g}){played}."
+    )
+    rows = alarmed_rows(results, threshold, alarms.source, alarms.normal_scores)
+    return [rates_html(alarm_rates(results, threshold), note), alarms_html(rows, n_normal, MAX_ALARM_ROWS)]
+
+
+def _score_text(value: float) -> str:
+    """A score on an axis without a threshold: `13,700`, `0.25`, `1e+09`."""
+    return f"{value:,.0f}" if 10 <= abs(value) < 1e6 else f"{value:.3g}"
 
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_") or "method"
-
-
-def _table_html(table: Table) -> str:
-    console = Console(record=True, width=160, file=io.StringIO())
-    console.print(table)
-    return console.export_html(inline_styles=True, code_format='<pre class="table">{code}</pre>')
-
-
-def _html(title: str, tables: Sequence[str], entries: Sequence[tuple[str, str]]) -> str:
-    figures = "\n".join(
-        f'<figure><a href="{html.escape(src)}">'
-        f'<img src="{html.escape(src)}" alt="{html.escape(caption)}"></a>'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        for src, caption in entries
-    )
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title>\n"
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-        "img{max-width:100%;border:1px solid #ddd}figure{margin:0 0 2.5em}"
-        "figcaption{color:#333;margin-top:.4em}pre.table{font-size:13px;line-height:1.25}</style></head>\n"
-        f"<body>\n<h1>{html.escape(title)}</h1>\n{''.join(tables)}\n{figures}\n</body>\n</html>\n"
-    )
