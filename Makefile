@@ -6,8 +6,8 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-# Real servers the tests start (Prometheus and promtool, Alertmanager), from Debian.
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager
+# Real programs the tests start (Prometheus and promtool, Alertmanager, headless Chromium), from Debian.
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium
 
 .PHONY: install system-packages demo test lint bench clean
 
@@ -24,10 +24,11 @@ demo: install
 	$(BIN)/robotwatch demo
 
 system-packages:
-	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null \
+	    || ! command -v chromium >/dev/null; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
-	  else echo "as root: apt-get install $(DEBIAN_PACKAGES) (the deploy and alert tests start them)"; exit 1; fi; \
+	  else echo "as root: apt-get install $(DEBIAN_PACKAGES) (the deploy, alert and report tests start them)"; exit 1; fi; \
 	fi
 
 test: install system-packages

@@ -52,7 +52,8 @@ def test_a_gap_a_repeat_and_a_reset_are_told_apart(good_frames: list[SignalFrame
     frames = list(good_frames[:40])
     del frames[10]  # a lost frame
     frames.insert(20, frames[19])  # a producer retry
-    frames += [dataclasses.replace(f, seq=f.seq - good_frames[40].seq) for f in good_frames[40:60]]  # a reboot
+    # a reboot
+    frames += [dataclasses.replace(f, seq=f.seq - good_frames[40].seq) for f in good_frames[40:60]]
     text = " | ".join(checked(frames).findings())
     assert f"seq jumped 1 times ({good_frames[10].n_steps} steps lost, first at offset 10)" in text
     assert "1 frames repeat steps already sent (first at offset 20)" in text
