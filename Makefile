@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # Real programs the tests start (Prometheus and promtool, Alertmanager, headless Chromium), from Debian.
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium
 
-.PHONY: install system-packages demo test lint bench clean
+.PHONY: install system-packages demo test image-check lint bench clean
 
 $(BIN)/robotwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ system-packages:
 
 test: install system-packages
 	$(BIN)/python -m pytest
+
+# The Dockerfile's build steps in a fresh folder, then its HEALTHCHECK against what they installed.
+image-check: install system-packages
+	$(BIN)/python -m pytest -m image tests/deploy/test_dockerfile.py
 
 # The rules that run beside the tests: lint, format, types (the import rule is a test).
 lint: install

@@ -12,7 +12,8 @@ so torch==2.13.0 comes from this machine's pip configuration (a CPU wheel on dis
 of PyTorch's index, which is not reachable here; the runtime stage's RUN (groupadd, useradd)
 is not run, since it would add a user to this machine, and the runtime stage's USER is
 checked, not switched to; serve listens on 127.0.0.1 instead of CMD's 0.0.0.0 (the tests
-use loopback only). Takes about 90 s: pip installs torch and the project's dependencies."""
+use loopback only). Takes about 2 minutes (pip installs torch and the project's dependencies),
+so it runs as its own CI step, `make image-check`, not in `make test`."""
 
 from __future__ import annotations
 
@@ -208,7 +209,7 @@ def _healthcheck(image: ImageRoot, runtime_env: dict[str, str]) -> int:
     return subprocess.run(command, env=runtime_env, capture_output=True, timeout=30).returncode
 
 
-@pytest.mark.slow
+@pytest.mark.image
 @pytest.mark.kafka
 def test_the_built_image_serves_and_its_healthcheck_tells_alive_from_dead(
     built: ImageRoot,
