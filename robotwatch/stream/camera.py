@@ -105,9 +105,10 @@ class CameraSource:
     def muted(self, now: float) -> list[str]:
         return []
 
-    def score(self, work: Sequence[Work]) -> list[Verdict]:
+    def score(self, work: Sequence[Work], events: bool = True) -> list[Verdict]:
         """One verdict per frame (image-flow work: call it off the event loop). Frames are
-        scored one at a time, so that a frame's score never depends on its neighbours."""
+        scored one at a time, so that a frame's score never depends on its neighbours; the
+        anomaly map comes with every frame's score (`events` changes nothing)."""
         verdicts = []
         for item in work:
             frame: CameraFrame = item.payload

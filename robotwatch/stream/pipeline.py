@@ -230,6 +230,7 @@ class CyclePipeline:
             del self.robots[robot]
 
     # -- cycles out -------------------------------------------------------------------------
-    def score(self, cycles: Sequence[AssembledCycle]) -> list[Verdict]:
-        """One verdict per cycle, by the model it closed under (CPU or GPU work: off the loop)."""
-        return verdicts_for(cycles, self.settings.localize)
+    def score(self, cycles: Sequence[AssembledCycle], localize: Localize | None = None) -> list[Verdict]:
+        """One verdict per cycle, by the model it closed under (CPU or GPU work: off the loop);
+        events for the cycles `localize` names (default: the pipeline's setting)."""
+        return verdicts_for(cycles, self.settings.localize if localize is None else localize)

@@ -3,7 +3,8 @@
 A thin loop over parts that each do one job: the sources (robotwatch.stream.sources: a
 message in, work out; work in, verdicts out), the committer (which offsets are safe), the
 outbox (acks=all delivery that never blocks) and health. The loop owns its tasks in explicit
-lists: readers (consume, housekeep, probe), one scorer per source, and the outbox sender.
+lists: readers (consume, housekeep, probe), the scoring stages (robotwatch.stream.scoring: one
+per source, a second task where flagged cycles are localized apart), and the outbox sender.
 No message can stop it: what a source refuses is dead-lettered with its reason kind, a bug
 met by one message dead-letters that message, and a task that dies of a bug stops the
 service with exit status 1 after it delivered and committed what it could.
@@ -16,7 +17,6 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -33,6 +33,7 @@ from robotwatch.stream.intake import Intake
 from robotwatch.stream.metrics import ServiceMetrics
 from robotwatch.stream.model_swaps import ModelWatcher
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
+from robotwatch.stream.scoring import ScoringStage
 from robotwatch.stream.settings import ServeSettings
 from robotwatch.stream.sources import SignalSource, Source, Work
 from robotwatch.stream.topics import ensure_topics, missing_topics, required_topics
@@ -71,8 +72,18 @@ class Service:
         self.consumer: AIOKafkaConsumer | None = None
         self.outbox: Outbox | None = None
         self.intake = Intake(s, self.sources, self.committer, self.metrics, self.health)
-        self._executors = {
-            t: ThreadPoolExecutor(1, thread_name_prefix=f"robotwatch-{t}") for t in self.sources
+        # Where serve localizes flagged cycles only, their events come in a second pass, so
+        # that no normal verdict waits for them (robotwatch.stream.scoring).
+        self.stages = {
+            t: ScoringStage(
+                source,
+                self.intake.queues[t],
+                self._publish,
+                s.verdict_budget_s,
+                s.batch_max_cycles,
+                localize_later=source.kind == "signals" and s.localize == Localize.FLAGGED,
+            )
+            for t, source in self.sources.items()
         }
         self._stop = asyncio.Event()
 
@@ -142,7 +153,7 @@ class Service:
                 asyncio.create_task(self._probe(), name="probe"),
                 asyncio.create_task(self.models.run(), name="models"),
             ]
-            scorers = [asyncio.create_task(self._score(t), name=f"score {t}") for t in self.sources]
+            scorers = [task for stage in self.stages.values() for task in stage.tasks()]
             sender = asyncio.create_task(self.outbox.run(), name="outbox")
             stopped = asyncio.create_task(self._stop.wait())
             await asyncio.wait([stopped, *readers, *scorers, sender], return_when=asyncio.FIRST_COMPLETED)
@@ -155,8 +166,8 @@ class Service:
         finally:
             if http is not None:
                 http.close()
-            for executor in self._executors.values():
-                executor.shutdown(wait=False)
+            for stage in self.stages.values():
+                stage.close()
             self.models.close()
 
     async def _connect(self) -> bool:
@@ -210,23 +221,6 @@ class Service:
             log.info("consuming %s as group %s", ", ".join(self.sources), s.group)
             return True
         return False
-
-    async def _score(self, topic: str) -> None:
-        """Batches from the topic's queue, scored in its worker thread, published as they come."""
-        queue, source, s = self.intake.queues[topic], self.sources[topic], self.settings
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [await queue.get()]
-            deadline = time.monotonic() + s.batch_max_wait_ms / 1000
-            while len(batch) < s.batch_max_cycles and (wait := deadline - time.monotonic()) > 0:
-                try:
-                    batch.append(await asyncio.wait_for(queue.get(), wait))
-                except TimeoutError:
-                    break
-            verdicts = await loop.run_in_executor(self._executors[topic], source.score, [w for w, _ in batch])
-            for (item, token), verdict in zip(batch, verdicts, strict=True):
-                self._publish(item, token, verdict)
-                queue.task_done()
 
     def _publish(self, item: Work, token: int, verdict: Verdict) -> None:
         assert self.outbox is not None

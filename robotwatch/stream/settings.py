@@ -105,8 +105,12 @@ class ServeSettings(BaseModel):
         description="a robot streaming this long without a cycle closing is muted (default: "
         "twice the longest a cycle may run, plus idle_close_s)",
     )
-    batch_max_cycles: int = Field(32, ge=1)
-    batch_max_wait_ms: int = Field(50, ge=0)
+    batch_max_cycles: int = Field(32, ge=1, description="the most cycles scored together")
+    verdict_budget_s: float = Field(
+        1.0,
+        gt=0,
+        description="a batch grows only while its oldest cycle still gets its verdict within this",
+    )
     max_queued: int = Field(512, ge=1, description="work and messages in hand before consumption pauses")
     commit_interval_s: float = Field(1.0, gt=0)
     commit_stall_s: float = Field(120.0, gt=0, description="a commit point still this long: not ready")

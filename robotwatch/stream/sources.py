@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from robotwatch.mtsflow.score import Localize
 from robotwatch.stream.assembled_cycle import AssembledCycle
 from robotwatch.stream.pipeline import CyclePipeline
 from robotwatch.stream.rejects import Rejected, RejectKind
@@ -56,7 +57,10 @@ class Source(Protocol):
 
     def due(self, now: float, delivered: Mapping[int, float]) -> list[Work]: ...
 
-    def score(self, work: Sequence[Work]) -> list[Verdict]: ...
+    def score(self, work: Sequence[Work], events: bool = True) -> list[Verdict]:
+        """One verdict per piece of work; `events` False: without localization (serve adds
+        the events of flagged cycles in a second pass, robotwatch.stream.scoring)."""
+        ...
 
     def anchors(self) -> dict[TopicPartition, int]: ...
 
@@ -100,8 +104,8 @@ class SignalSource:
     def due(self, now: float, delivered: Mapping[int, float]) -> list[Work]:
         return self._work(self.pipeline.close_idle(now, delivered))
 
-    def score(self, work: Sequence[Work]) -> list[Verdict]:
-        return self.pipeline.score([w.payload for w in work])
+    def score(self, work: Sequence[Work], events: bool = True) -> list[Verdict]:
+        return self.pipeline.score([w.payload for w in work], None if events else Localize.NONE)
 
     def anchors(self) -> dict[TopicPartition, int]:
         return {TopicPartition(self.topic, p): a for p, a in self.pipeline.anchors().items()}

@@ -1,0 +1,91 @@
+"""One source's scoring inside serve: work from its queue to verdicts, in worker threads.
+
+1. Take a batch by deadline (robotwatch.stream.batching): what is queued, as far as the
+   oldest waiting cycle's budget allows; never wait for a batch to fill.
+2. Score it in the source's worker thread. Where serve localizes the flagged cycles only,
+   this pass makes no events: a normal verdict is published at once.
+3. A flagged cycle goes on to the localization queue, whose own worker thread finds its
+   events (input gradients cost about two forward passes) and publishes its one verdict then.
+   If localization fails, the verdict goes out as scored, without events.
+
+A piece of work is done (`queue.task_done()`) only when its verdict is published, so serve's
+shutdown, which waits for the queues, waits for localization too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from robotwatch.stream.batching import CycleCost, batch_size
+from robotwatch.stream.sources import Source, Work
+from robotwatch.stream.verdicts import Verdict
+
+Queued = tuple[Work, int]  # the work and its committer token
+Publish = Callable[[Work, int, Verdict], None]
+
+
+class ScoringStage:
+    def __init__(
+        self,
+        source: Source,
+        queue: asyncio.Queue[Queued],
+        publish: Publish,
+        budget_s: float,
+        max_batch: int,
+        localize_later: bool,
+    ) -> None:
+        self.source, self.queue, self.publish = source, queue, publish
+        self.budget_s, self.max_batch, self.localize_later = budget_s, max_batch, localize_later
+        self.cost = CycleCost()
+        self.later: asyncio.Queue[tuple[Work, int, Verdict]] = asyncio.Queue()
+        self._score_thread = ThreadPoolExecutor(1, thread_name_prefix=f"robotwatch-{source.kind}")
+        self._events_thread = ThreadPoolExecutor(1, thread_name_prefix=f"robotwatch-{source.kind}-events")
+
+    def tasks(self) -> list[asyncio.Task]:
+        tasks = [asyncio.create_task(self._score(), name=f"score {self.source.topic}")]
+        if self.localize_later:
+            tasks.append(asyncio.create_task(self._localize(), name=f"localize {self.source.topic}"))
+        return tasks
+
+    def close(self) -> None:
+        for thread in (self._score_thread, self._events_thread):
+            thread.shutdown(wait=False)
+
+    async def _score(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self.queue.get()]
+            oldest_age = time.monotonic() - batch[0][0].started
+            n = batch_size(
+                self.queue.qsize() + 1, oldest_age, self.cost.per_cycle_s, self.budget_s, self.max_batch
+            )
+            batch += [self.queue.get_nowait() for _ in range(n - 1)]
+            started = time.monotonic()
+            work = [w for w, _ in batch]
+            verdicts = await loop.run_in_executor(
+                self._score_thread, self.source.score, work, not self.localize_later
+            )
+            self.cost.add(time.monotonic() - started, len(batch))
+            for (item, token), verdict in zip(batch, verdicts, strict=True):
+                if self.localize_later and verdict.anomalous and verdict.status == "ok":
+                    self.later.put_nowait((item, token, verdict))
+                else:
+                    self._done(item, token, verdict)
+
+    async def _localize(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self.later.get()]
+            while not self.later.empty() and len(batch) < self.max_batch:
+                batch.append(self.later.get_nowait())
+            work = [w for w, _, _ in batch]
+            verdicts = await loop.run_in_executor(self._events_thread, self.source.score, work, True)
+            for (item, token, scored), verdict in zip(batch, verdicts, strict=True):
+                self._done(item, token, scored if verdict.status == "error" else verdict)
+
+    def _done(self, item: Work, token: int, verdict: Verdict) -> None:
+        self.publish(item, token, verdict)
+        self.queue.task_done()
