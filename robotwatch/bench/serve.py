@@ -1,17 +1,20 @@
-"""How many robots streaming at 500 Hz one `robotwatch serve` process keeps up with.
+"""How many robots streaming at 500 Hz (or 100 Hz) one `robotwatch serve` process keeps up with.
 
-For a growing number of robots (a bounded list), a serve process consumes the frames that
-this process publishes at real time from a 500 Hz simulated file. A step passes when the
-consumer lag stays bounded, every cycle gets its verdict and 99 % of them come within a
-second of the cycle's end. Latency is cycle end (the publication of its last frame) to verdict
-(the broker's timestamp of the verdict); each robot's last cycle, which closes on the
-idle timeout by design, is left out.
+For a growing number of robots (a bounded list), a serve process consumes the frames that a
+publisher process of its own sends at real time from a simulated file at that rate. A step
+passes when the consumer lag stays bounded, every cycle gets its verdict and 99 % of them come
+within a second of the cycle's end. Latency is cycle end (the publication of its last frame)
+to verdict (the broker's timestamp of the verdict); each robot's last cycle, which closes on
+the idle timeout by design, is left out. Beside it, serve's own cost: its CPU time (from
+/proc) per robot-second streamed, and its resident memory above an idle serve per robot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
 import subprocess
 import sys
 import tempfile
@@ -47,11 +50,15 @@ class ServeStep:
     service_latency_p99_ms: float
     flagged_fraction: float  # cycles over threshold
     kept_up: bool
+    serve_cpu_ms_per_robot_s: float  # serve's CPU time per second of one robot's stream
+    serve_rss_mb: float  # at the end of the stream
+    rss_mb_per_robot: float  # above the same serve before the stream began
 
 
 @dataclass(frozen=True)
 class ServeFigures:
-    max_robots_500hz: int
+    rate_hz: float
+    max_robots: int  # the most robots at rate_hz that kept up
     latency_p50_ms: float
     latency_p99_ms: float
     localize: str
@@ -70,6 +77,24 @@ def _health(port: int) -> dict:
         return json.loads(exc.read())
     except (OSError, ValueError):
         return {}
+
+
+def _cpu_s(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _publisher(args: tuple, results: multiprocessing.Queue) -> None:
+    """The publisher's own process: its CPU is not serve's, nor this process's."""
+    results.put(asyncio.run(_publish(*args)))
 
 
 async def _publish(
@@ -158,10 +183,19 @@ def _step(
             if time.monotonic() > deadline or serve.poll() is not None:
                 raise RuntimeError("serve did not join its group")
             time.sleep(0.3)
-        ends, late, lags = asyncio.run(_publish(data, signals, bootstrap, names["signals"], robots, port))
+        idle_rss, cpu_before, began = _rss_mb(serve.pid), _cpu_s(serve.pid), time.monotonic()
+        results: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
+        publisher = multiprocessing.get_context("spawn").Process(
+            target=_publisher, args=((data, signals, bootstrap, names["signals"], robots, port), results)
+        )
+        publisher.start()
+        ends, late, lags = results.get()
+        publisher.join()
+        streamed_s = time.monotonic() - began
         expected = robots * n_cycles
         records = asyncio.run(_verdicts(bootstrap, names["anomalies"], expected, limit_s=20))
         end_lag = int(_health(port).get("consumer_lag", 0))
+        cpu_s, rss = _cpu_s(serve.pid) - cpu_before, _rss_mb(serve.pid)
     finally:
         serve.terminate()
         serve.wait(60)
@@ -196,6 +230,9 @@ def _step(
         service_p99,
         round(flagged, 3),
         kept_up,
+        round(1000 * cpu_s / (robots * streamed_s), 2),
+        round(rss, 1),
+        round((rss - idle_rss) / robots, 2),
     )
 
 
@@ -205,8 +242,9 @@ def bench_serve(
     n_cycles: int = 3,
     localize: str = "flagged",
     on_step=None,
+    rate_hz: float = 500.0,
 ) -> ServeFigures:
-    """Raise the number of robots along `steps` until serve falls behind.
+    """Raise the number of robots streaming at `rate_hz` along `steps` until serve falls behind.
 
     `localize` as in serve's settings; its default localizes only cycles over threshold, so
     the figures hold while anomalies are rare (flagged_fraction says how rare they were)."""
@@ -228,7 +266,7 @@ def bench_serve(
                 train, FitOptions(signals=SIGNALS, rate_hz=100), TrainingSettings(epochs=4, batch_size=8)
             )
             save_model(model, workdir / "model.rwmodel")
-            write_dataset(data, load_profile("default"), n_cycles=n_cycles, rate=500, seed=6)
+            write_dataset(data, load_profile("default"), n_cycles=n_cycles, rate=int(rate_hz), seed=6)
             for robots in steps:
                 step = _step(
                     workdir / "model.rwmodel",
@@ -251,6 +289,7 @@ def bench_serve(
     passed = [s for s in results if s.kept_up]
     best = passed[-1] if passed else None
     return ServeFigures(
+        rate_hz,
         best.robots if best else 0,
         best.latency_p50_ms if best else float("nan"),
         best.latency_p99_ms if best else float("nan"),

@@ -20,7 +20,10 @@ def bench(
         int, typer.Option(min=1, help="timed repetitions per figure (medians are reported)")
     ] = 5,
     serve: Annotated[
-        bool, typer.Option("--serve", help="also: robots at 500 Hz one serve process keeps up with")
+        bool,
+        typer.Option(
+            "--serve", help="also: robots at 500 Hz (and 100 Hz, without --quick) one serve keeps up with"
+        ),
     ] = False,
     bootstrap_servers: Annotated[
         str | None, typer.Option(help="Kafka for --serve (default: a local tansu)")
@@ -55,17 +58,18 @@ def bench(
             )
     with console.status("signal frame decoding"):
         frames = bench_frames()
-    serving = None
+    serving = []  # one run per rate, 500 Hz first
     if serve:
         from robotwatch.bench.serve import bench_serve
 
-        with console.status("serve: raising the number of robots at 500 Hz until it falls behind") as status:
-            serving = bench_serve(
-                bootstrap_servers,
-                on_step=lambda s: status.update(
-                    f"serve: {s.robots} robots {'kept up' if s.kept_up else 'fell behind'}, trying more"
-                ),
-            )
+        for rate in (500.0,) if quick else (500.0, 100.0):
+            with console.status(f"serve: raising the robots at {rate:g} Hz until it falls behind") as status:
+
+                def progress(s, rate: float = rate) -> None:
+                    verdict = "kept up" if s.kept_up else "fell behind"
+                    status.update(f"serve at {rate:g} Hz: {s.robots} robots {verdict}, trying more")
+
+                serving.append(bench_serve(bootstrap_servers, rate_hz=rate, on_step=progress))
     main = figures[0]
     if json_output:
         payload = {
@@ -78,13 +82,19 @@ def bench(
             "decode_frames_per_s": frames.decode_frames_per_s,
             "frames": frames.as_dict(),
         }
-        if serving is not None:
+        if serving:
+            first = serving[0]
             payload |= {
-                "max_robots_500hz": serving.max_robots_500hz,
-                "latency_p50_ms": serving.latency_p50_ms,
-                "latency_p99_ms": serving.latency_p99_ms,
-                "serve": serving.as_dict(),
+                "max_robots_500hz": first.max_robots,
+                "latency_p50_ms": first.latency_p50_ms,
+                "latency_p99_ms": first.latency_p99_ms,
+                "serve": first.as_dict(),
             }
+            for other in serving[1:]:
+                payload |= {
+                    f"max_robots_{other.rate_hz:g}hz": other.max_robots,
+                    f"serve_{other.rate_hz:g}hz": other.as_dict(),
+                }
         typer.echo(json.dumps(payload))
         return
     out.print(_flow_table(figures, torch.get_num_threads()))
@@ -93,8 +103,8 @@ def bench(
         f"{frames.decode_frames_per_s:,.0f} frames/s on one core (floor 100,000), JSON "
         f"{frames.decode_json_frames_per_s:,.0f} frames/s, encode {frames.encode_frames_per_s:,.0f} frames/s"
     )
-    if serving is not None:
-        out.print(_serve_table(serving))
+    for run in serving:
+        out.print(_serve_table(run))
 
 
 def _flow_table(figures, threads: int):
@@ -141,7 +151,7 @@ def _serve_table(figures):
     from rich.table import Table
 
     table = Table(
-        title=f"serve: {figures.max_robots_500hz} robots at 500 Hz kept up (floor 50); "
+        title=f"serve: {figures.max_robots} robots at {figures.rate_hz:g} Hz kept up (floor 200); "
         f"cycle end -> verdict p50 {figures.latency_p50_ms:.0f} ms, p99 {figures.latency_p99_ms:.0f} ms "
         f"(floor 1000)"
     )
@@ -156,6 +166,8 @@ def _serve_table(figures):
         "p50 ms",
         "p99 ms",
         "in serve p50/p99 ms",
+        "serve CPU ms per robot-s",
+        "serve MB (per robot)",
         "kept up",
     ):
         table.add_column(column, justify="right")
@@ -171,6 +183,8 @@ def _serve_table(figures):
             f"{s.latency_p50_ms:.0f}",
             f"{s.latency_p99_ms:.0f}",
             f"{s.service_latency_p50_ms:.0f}/{s.service_latency_p99_ms:.0f}",
+            f"{s.serve_cpu_ms_per_robot_s:.1f}",
+            f"{s.serve_rss_mb:.0f} ({s.rss_mb_per_robot:.1f})",
             "[green]yes[/]" if s.kept_up else "[red]no[/]",
         )
     table.caption = (
