@@ -3,7 +3,10 @@ straightforward reference computation (the official code's way) on the same weig
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
@@ -30,6 +33,10 @@ class FlowFigures:
     train_step_ms_per_cycle: float
     reference_train_step_ms_per_cycle: float
     max_score_rel_diff: float
+    # onnxruntime on the exported scoring graph (robotwatch export --onnx), CPU only; None
+    # where it is not installed or the device is a GPU
+    onnxruntime_forward_ms_per_cycle: float | None = None
+    onnxruntime_max_score_rel_diff: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -67,15 +74,22 @@ def bench_flow(
     lengths = torch.full((batch,), int(fill * n_steps))
     x = _cycles(batch, n_signals, n_steps, lengths, dev)
 
+    runtime = _onnx_session(flow, n_signals, n_steps) if dev.type == "cpu" else None
     with torch.inference_mode():
-        forward = side_by_side(
-            {"fast": lambda: flow.nll(x, lengths), "ref": lambda: reference_nll(flow, x)}, repeats, dev
-        )
-        diff = (
-            ((flow.nll(x, lengths) - reference_nll(flow, x)).abs() / reference_nll(flow, x).abs())
-            .max()
-            .item()
-        )
+        work: dict[str, Callable[[], object]] = {
+            "fast": lambda: flow.nll(x, lengths),
+            "ref": lambda: reference_nll(flow, x),
+        }
+        if runtime is not None:
+            x_np = x.numpy()
+            work["onnx"] = lambda: runtime.run(["score"], {"x": x_np})
+        forward = side_by_side(work, repeats, dev)
+        reference = reference_nll(flow, x)
+        diff = ((flow.nll(x, lengths) - reference).abs() / reference.abs()).max().item()
+        onnx_diff = None
+        if runtime is not None:
+            onnx_scores = torch.from_numpy(runtime.run(["score"], {"x": x_np})[0])
+            onnx_diff = ((onnx_scores - reference).abs() / reference.abs()).max().item()
 
     for p in flow.parameters():
         p.requires_grad_(False)
@@ -119,4 +133,20 @@ def bench_flow(
         train_step_ms_per_cycle=train["fast"] * ms / train_batch,
         reference_train_step_ms_per_cycle=train["ref"] * ms / train_batch,
         max_score_rel_diff=diff,
+        onnxruntime_forward_ms_per_cycle=forward["onnx"] * ms / batch if "onnx" in forward else None,
+        onnxruntime_max_score_rel_diff=onnx_diff,
     )
+
+
+def _onnx_session(flow: MTSFlow, n_signals: int, n_steps: int):
+    """An onnxruntime session on the flow's exported scoring graph; None without onnxruntime."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    from robotwatch.mtsflow.export import export_flow
+
+    with tempfile.TemporaryDirectory(prefix="robotwatch-onnx-") as tmp:
+        path = Path(tmp) / "flow.onnx"
+        export_flow(flow, n_signals, n_steps, path)
+        return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

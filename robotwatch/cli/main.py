@@ -44,6 +44,7 @@ from robotwatch.cli.bench import bench  # noqa: E402
 from robotwatch.cli.config import app as config_app  # noqa: E402
 from robotwatch.cli.demo import demo  # noqa: E402
 from robotwatch.cli.evaluate import evaluate  # noqa: E402
+from robotwatch.cli.export import export  # noqa: E402
 from robotwatch.cli.gateway import app as gateway_app  # noqa: E402
 from robotwatch.cli.record import record  # noqa: E402
 from robotwatch.cli.replay import replay  # noqa: E402
@@ -52,7 +53,7 @@ from robotwatch.cli.simulate import simulate  # noqa: E402
 from robotwatch.cli.train import train  # noqa: E402
 from robotwatch.cli.vision import app as vision_app  # noqa: E402
 
-for command in (simulate, record, train, evaluate, bench, serve, alerts, replay, demo):
+for command in (simulate, record, train, evaluate, export, bench, serve, alerts, replay, demo):
     app.command()(command)
 app.add_typer(vision_app, name="vision")
 app.add_typer(config_app, name="config")

@@ -24,6 +24,9 @@ class ConvSubnet(nn.Module):
         self.halo = dilation * (kernel_size - 1) // 2
         self.fft_min_steps = 2 * block_size(2 * self.halo + 1)
         self._spectrum: tuple[tuple[int, torch.device], torch.Tensor] | None = None
+        # The plain nn.Conv1d path, for export (robotwatch.mtsflow.export): ONNX has no
+        # blockwise FFT, and a traced batched GEMM keeps the batch size it was traced with.
+        self.direct = False
 
     def _fixed_spectrum(self) -> torch.Tensor | None:
         """The kernel spectrum, cached while the weights cannot change (no autograd on them)."""
@@ -40,6 +43,8 @@ class ConvSubnet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded = F.pad(x, (self.halo, self.halo), mode="replicate")
+        if self.direct:
+            return self.mix(torch.relu(self.conv(padded)))
         if x.shape[-1] >= self.fft_min_steps:
             h = conv1d_fft(
                 padded, self.conv.weight, self.conv.bias, self.conv.dilation[0], self._fixed_spectrum()

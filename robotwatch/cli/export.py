@@ -1,0 +1,33 @@
+"""`robotwatch export`: a model's scoring graph for runtimes without PyTorch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from robotwatch.cli.console import console, user_errors
+
+
+def export(
+    model: Annotated[Path, typer.Argument(help="model file (.rwmodel) from `robotwatch train`")],
+    onnx: Annotated[Path, typer.Option("--onnx", help="ONNX file to write")],
+) -> None:
+    """Write the scoring graph in ONNX: normalized cycles zero-padded to the model's length,
+    `x` (batch, signals, steps), to `score` per cycle and `step_nll` per step. Localization
+    needs the input gradient and stays with torch."""
+    with user_errors():
+        from robotwatch.mtsflow.export import export_onnx
+        from robotwatch.mtsflow.model_file import load_model
+
+        trained = load_model(model)
+        onnx.parent.mkdir(parents=True, exist_ok=True)
+        with console.status(f"exporting {model.name}"):
+            export_onnx(trained, onnx)
+    card = trained.card
+    console.print(
+        f"[bold green]wrote[/] {onnx}: x (batch, {len(card.signals)} signals, {card.padded_length} steps "
+        f"at {card.sample_rate_hz:g} Hz) -> score, step_nll; threshold {card.threshold:.6g}",
+        soft_wrap=True,
+    )
