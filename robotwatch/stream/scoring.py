@@ -20,10 +20,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from robotwatch.stream.batching import CycleCost, batch_size
+from robotwatch.stream.intake import Queued
 from robotwatch.stream.sources import Source, Work
 from robotwatch.stream.verdicts import Verdict
 
-Queued = tuple[Work, int]  # the work and its committer token
 Publish = Callable[[Work, int, Verdict], None]
 
 
