@@ -57,7 +57,7 @@ class Intake:
 
     async def run(self, consumer: AIOKafkaConsumer, outbox: Outbox, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            self._apply_backpressure(consumer, outbox)
+            self._apply_backpressure(consumer)
             try:
                 batch = await consumer.getmany(timeout_ms=200, max_records=2000)
             except KafkaError as exc:
@@ -132,12 +132,11 @@ class Intake:
         letter.tokens = [(self.committer.hold(tp, message.offset), None)]
         outbox.send(letter)
 
-    def in_hand(self, outbox: Outbox) -> int:
-        return sum(q.qsize() for q in self.queues.values()) + outbox.backlog()
-
-    def _apply_backpressure(self, consumer: AIOKafkaConsumer, outbox: Outbox) -> None:
-        """Pause every partition while more is in hand than `max_queued`; resume at half."""
-        in_hand, limit = self.in_hand(outbox), self.settings.max_queued
+    def _apply_backpressure(self, consumer: AIOKafkaConsumer) -> None:
+        """Pause every partition while more is in hand than `max_queued`; resume at half. In
+        hand: everything that holds a commit position, from the queue through scoring and
+        localization to the broker's acknowledgement of its verdict or dead letter."""
+        in_hand, limit = self.committer.in_flight(), self.settings.max_queued
         if not self.paused and in_hand > limit:
             consumer.pause(*consumer.assignment())
             self.paused = True
