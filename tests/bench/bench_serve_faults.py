@@ -263,8 +263,10 @@ def bench_outage(b: Bench, seconds: float, robots: int) -> dict:
     serve.wait_assigned()
     from tests.stream.test_serve_faults import _publish_in_thread
 
+    # A robot's gateway that keeps its frames until the broker is back (a send may wait the
+    # whole outage); one that gave up after two minutes lost the cycles, not serve.
     publisher = _publish_in_thread(
-        b.cell, b.broker, topics["signals"], robots, speed=len(b.samples) * 11.5 / 60
+        b.cell, b.broker, topics["signals"], robots, speed=len(b.samples) * 11.5 / 60, timeout_s=seconds + 120
     )
     livez, readyz = [], []
     time.sleep(8)

@@ -45,9 +45,9 @@ def _committed(broker: Broker, group: str, tp: TopicPartition) -> int | None:
 
 
 def _publish_in_thread(
-    cell: Path, broker: Broker, topic: str, robots: int, speed: float | None
+    cell: Path, broker: Broker, topic: str, robots: int, speed: float | None, timeout_s: float = 120
 ) -> threading.Thread:
-    """The load generator, patient enough to ride out a frozen broker (two minutes per send)."""
+    """The load generator, patient enough to ride out a frozen broker (`timeout_s` per send)."""
     thread = threading.Thread(
         target=lambda: asyncio.run(
             publish_file(
@@ -57,7 +57,7 @@ def _publish_in_thread(
                 {"bootstrap_servers": broker.bootstrap},
                 robots=robots,
                 speed=speed,
-                timeout_s=120,
+                timeout_s=timeout_s,
             )
         ),
         daemon=True,
