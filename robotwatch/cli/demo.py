@@ -73,7 +73,8 @@ def demo(
 
         console.print(Rule("4/4 writing the report"))
         with console.status("ROC curves, score histograms and example cycles with their events"):
-            index = write_model_report(report, model, data, replayed.tables(), "robotwatch demo", device)
+            title, tables = "robotwatch demo", replayed.tables()
+            index = write_model_report(report, model, data, tables, title, device, replayed.results)
     console.print(f"[bold green]done[/] in {time.monotonic() - started:.0f} s: open {index}")
     console.print(
         f"next: robotwatch serve --model {model_path} --bootstrap-servers <your Kafka> "

@@ -79,13 +79,8 @@ def replay(
         with user_errors(), console.status("writing the report"):
             from robotwatch.evaluation.examples import write_model_report
 
-            title = f"robotwatch replay of {data.name}"
-            verdicts = summary.results
-            if "start_time" not in verdicts.columns:  # the alarmed table's time of day, per verdict
-                start = {(v.robot_id, int(v.cycle_id)): v.start_time for v in result.verdicts}
-                keys = zip(verdicts["robot"], verdicts["sample"], strict=True)
-                verdicts = verdicts.assign(start_time=[start.get((r, int(s)), "") for r, s in keys])
-            index = write_model_report(report, trained, data, summary.tables(), title, device, verdicts)
+            title, tables = f"robotwatch replay of {data.name}", summary.tables()
+            index = write_model_report(report, trained, data, tables, title, device, summary.results)
         console.print(f"[bold green]report[/] {index}")
 
 

@@ -117,6 +117,10 @@ def _label(category: int) -> str:
 
 def replay_summary(result: ReplayResult, data: str | PathLike[str], model: TrainedModel) -> ReplaySummary:
     results = result.results(data)
+    if "start_time" not in results.columns:  # each verdict's cycle start: the report's time of day
+        start = {(v.robot_id, int(v.cycle_id)): v.start_time for v in result.verdicts}
+        keys = zip(results["robot"], results["sample"], strict=True)
+        results = results.assign(start_time=[start.get((r, int(s)), "") for r, s in keys])
     detection = None
     first_robot = results[results["robot"] == results["robot"].min()]
     labelled = first_robot[(first_robot["setting"] != TRAIN_SETTING) & first_robot["score"].notna()]
