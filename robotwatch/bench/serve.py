@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
-import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer
 
 from robotwatch.bench.broker import LocalBroker, create_topics, free_port
+from robotwatch.bench.process import cpu_s, rss_mb
 from robotwatch.playback.file_stream import file_frames
 from robotwatch.stream.clients import frame_producer
 
@@ -77,19 +77,6 @@ def _health(port: int) -> dict:
         return json.loads(exc.read())
     except (OSError, ValueError):
         return {}
-
-
-def _cpu_s(pid: int) -> float:
-    """The CPU time (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _publisher(args: tuple, results: multiprocessing.Queue) -> None:
@@ -183,7 +170,7 @@ def _step(
             if time.monotonic() > deadline or serve.poll() is not None:
                 raise RuntimeError("serve did not join its group")
             time.sleep(0.3)
-        idle_rss, cpu_before, began = _rss_mb(serve.pid), _cpu_s(serve.pid), time.monotonic()
+        idle_rss, cpu_before, began = rss_mb(serve.pid), cpu_s(serve.pid), time.monotonic()
         results: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
         publisher = multiprocessing.get_context("spawn").Process(
             target=_publisher, args=((data, signals, bootstrap, names["signals"], robots, port), results)
@@ -195,7 +182,7 @@ def _step(
         expected = robots * n_cycles
         records = asyncio.run(_verdicts(bootstrap, names["anomalies"], expected, limit_s=20))
         end_lag = int(_health(port).get("consumer_lag", 0))
-        cpu_s, rss = _cpu_s(serve.pid) - cpu_before, _rss_mb(serve.pid)
+        used_s, rss = cpu_s(serve.pid) - cpu_before, rss_mb(serve.pid)
     finally:
         serve.terminate()
         serve.wait(60)
@@ -230,7 +217,7 @@ def _step(
         service_p99,
         round(flagged, 3),
         kept_up,
-        round(1000 * cpu_s / (robots * streamed_s), 2),
+        round(1000 * used_s / (robots * streamed_s), 2),
         round(rss, 1),
         round((rss - idle_rss) / robots, 2),
     )

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from robotwatch.cli.console import console, user_errors
+from robotwatch.cli.stopping import stop_on_signals
 
 if TYPE_CHECKING:
     from robotwatch.alerts.service import AlertService
@@ -86,18 +85,5 @@ def alerts(
 
 
 async def _run(service: AlertService) -> None:
-    loop = asyncio.get_running_loop()
-    signals_seen = 0
-
-    def on_signal() -> None:
-        # The first signal delivers and commits within the grace period; a second exits at
-        # once (what was not committed is read again, and repeats are known by their ids).
-        nonlocal signals_seen
-        signals_seen += 1
-        if signals_seen > 1:
-            os._exit(130)
-        service.stop()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
+    stop_on_signals(service.stop)
     await service.run()

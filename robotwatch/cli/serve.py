@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,7 @@ from typing import Annotated
 import typer
 
 from robotwatch.cli.console import console, user_errors
+from robotwatch.cli.stopping import stop_on_signals
 
 
 def serve(
@@ -90,20 +90,8 @@ def serve(
 
 
 async def _run(service, dashboard: bool) -> None:
+    stop_on_signals(service.stop)
     loop = asyncio.get_running_loop()
-    signals_seen = 0
-
-    def on_signal() -> None:
-        # The first signal stops within the grace period; a second one exits at once (what
-        # was not acknowledged is not committed and is read again after the restart).
-        nonlocal signals_seen
-        signals_seen += 1
-        if signals_seen > 1:
-            os._exit(130)
-        service.stop()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
     loop.add_signal_handler(signal.SIGHUP, service.models.request)  # read the model registry again
     view_task = asyncio.create_task(_live(service)) if dashboard else None
     try:

@@ -30,10 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from robotwatch.bench.process import rss_mb
 from tests.stream import chaos
 from tests.stream.broker import Broker, ServeProcess, produce, read_all, unique
 from tests.stream.conftest import SIGNALS
-from tests.stream.test_serve_faults import _mutated, _rss_mb
+from tests.stream.test_serve_faults import _mutated
 from tests.stream.test_serve_kafka import _garbage, _publish, _topics
 
 
@@ -322,7 +323,7 @@ def bench_soak(b: Bench, minutes: float, robots: int) -> dict:
         samples.append(
             (
                 round(time.monotonic() - started),
-                round(_rss_mb(serve.proc.pid)),
+                round(rss_mb(serve.proc.pid)),
                 doc.get("consumer_lag"),
                 doc.get("in_flight"),
                 doc.get("ready"),

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from robotwatch.bench.process import rss_mb
 from robotwatch.playback.file_stream import file_frames
 from robotwatch.playback.publisher import publish_file
 from robotwatch.stream.rejects import RejectKind
@@ -287,7 +288,7 @@ def test_a_thousand_robots_and_twenty_thousand_bad_messages_keep_memory_and_metr
     topics = _topics(broker, partitions=2)
     serve = start_serve(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=2.0)
     serve.wait_assigned()
-    rss_before = _rss_mb(serve.proc.pid)
+    rss_before = rss_mb(serve.proc.pid)
     valid = next(iter(file_frames(cell, SIGNALS, 1)))[1]
     rng = random.Random(3)
     robots = [(os.urandom(rng.randint(4, 40)).hex().encode(), valid) for _ in range(1000)]
@@ -305,7 +306,7 @@ def test_a_thousand_robots_and_twenty_thousand_bad_messages_keep_memory_and_metr
         dead = asyncio.run(
             read_all(broker.bootstrap, topics["dlq"], expect=len(garbage), idle_s=5, limit_s=240)
         )
-        rss_after = _rss_mb(serve.proc.pid)
+        rss_after = rss_mb(serve.proc.pid)
         with urllib.request.urlopen(f"http://127.0.0.1:{serve.http_port}/metrics", timeout=5) as response:
             metrics = response.read()
         health = serve.health()
@@ -335,10 +336,3 @@ def test_a_thousand_robots_and_twenty_thousand_bad_messages_keep_memory_and_metr
 def _mutated(valid: bytes, rng: random.Random) -> bytes:
     cut = rng.randint(0, len(valid) - 1)
     return valid[:cut] + rng.randbytes(rng.randint(1, 16)) + valid[cut + 16 :]
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
