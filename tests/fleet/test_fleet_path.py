@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner
 
 from replay import VorausFile
@@ -28,7 +29,7 @@ from robotwatch.gateway import FrameWriter
 from robotwatch.mtsflow.model_file import load_model
 from robotwatch.mtsflow.score import Scorer
 from tests.gateway.controller import controller_blocks
-from tests.stream.broker import Broker, ServeProcess, read_all, unique
+from tests.stream.broker import Broker, ServeProcess, one_producer, read_all, unique
 
 pytestmark = pytest.mark.kafka
 
@@ -50,9 +51,9 @@ def program_toml(name: str) -> str:
 async def run_robots(bootstrap: str, topic: str, cells: dict[str, Path], pace_s: float = 0.0) -> None:
     """Every robot runs its kind's cycles through FrameWriter, all robots side by side."""
 
-    async def robot(robot_id: str, kind: str, offset: int) -> None:
+    async def robot(robot_id: str, kind: str, offset: int, producer: AIOKafkaProducer) -> None:
         signals = SIGNAL_GROUPS[KINDS[kind]["signals"]]
-        async with FrameWriter(robot_id, signals, 100, topic=topic, bootstrap_servers=bootstrap) as writer:
+        async with FrameWriter(robot_id, signals, 100, topic=topic, producer=producer) as writer:
             for i, b in enumerate(controller_blocks(cells[kind], signals, 100, first_seq=offset)):
                 await writer.add(
                     b.seq, b.time_ns, b.action, b.active, b.values, cycle=b.cycle, cycle_start=b.first
@@ -60,12 +61,13 @@ async def run_robots(bootstrap: str, topic: str, cells: dict[str, Path], pace_s:
                 if pace_s and i % 10 == 0:
                     await asyncio.sleep(pace_s)
 
-    await asyncio.gather(
-        *(
-            robot(r, k, 1000 * n)
-            for n, (k, r) in enumerate((k, r) for k, spec in KINDS.items() for r in spec["robots"])
+    async with one_producer(bootstrap) as producer:
+        await asyncio.gather(
+            *(
+                robot(r, k, 1000 * n, producer)
+                for n, (k, r) in enumerate((k, r) for k, spec in KINDS.items() for r in spec["robots"])
+            )
         )
-    )
 
 
 def invoke(*args: str) -> str:

@@ -20,7 +20,7 @@ from robotwatch.fleet.manifest import read_manifest
 from robotwatch.gateway import FrameWriter
 from robotwatch.mtsflow.model_file import load_model
 from tests.gateway.controller import controller_blocks, cycle_values
-from tests.stream.broker import Broker, unique
+from tests.stream.broker import Broker, one_producer, unique
 
 SIGNALS = list(SIGNAL_GROUPS["electrical"])
 PROGRAM_TOML = (
@@ -42,8 +42,9 @@ def cell(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def publish(bootstrap: str, topic: str, cell: Path, lose_block: int | None = None) -> None:
     """Robots r1 and r2 run the cell's cycles through the gateway SDK; r2 loses one block."""
     async with (
-        FrameWriter("r1", SIGNALS, 100, topic=topic, bootstrap_servers=bootstrap) as r1,
-        FrameWriter("r2", SIGNALS, 100, topic=topic, bootstrap_servers=bootstrap) as r2,
+        one_producer(bootstrap) as producer,
+        FrameWriter("r1", SIGNALS, 100, topic=topic, producer=producer) as r1,
+        FrameWriter("r2", SIGNALS, 100, topic=topic, producer=producer) as r2,
     ):
         for i, b in enumerate(controller_blocks(cell, SIGNALS, 100)):
             await r1.add(b.seq, b.time_ns, b.action, b.active, b.values, cycle=b.cycle)
@@ -172,19 +173,17 @@ def test_reading_a_backlog_cuts_no_cycle_short(cell: Path, tmp_path: Path) -> No
         asyncio.run(create_topics(broker.bootstrap, [topic], partitions=3))
 
         async def four_robots() -> None:
-            writers = [
-                FrameWriter(f"r{i}", SIGNALS, 100, topic=topic, bootstrap_servers=broker.bootstrap)
-                for i in range(4)
-            ]
-            for w in writers:
-                await w.start()
-            for b in controller_blocks(cell, SIGNALS, 100):
+            async with one_producer(broker.bootstrap) as producer:
+                writers = [
+                    FrameWriter(f"r{i}", SIGNALS, 100, topic=topic, producer=producer) for i in range(4)
+                ]
+                for b in controller_blocks(cell, SIGNALS, 100):
+                    for w in writers:
+                        await w.add(
+                            b.seq, b.time_ns, b.action, b.active, b.values, cycle=b.cycle, cycle_start=b.first
+                        )
                 for w in writers:
-                    await w.add(
-                        b.seq, b.time_ns, b.action, b.active, b.values, cycle=b.cycle, cycle_start=b.first
-                    )
-            for w in writers:
-                await w.close()
+                    await w.close()
 
         asyncio.run(four_robots())
         settings = ServeSettings(signals_topic=topic, kafka=KafkaSettings(bootstrap_servers=broker.bootstrap))
