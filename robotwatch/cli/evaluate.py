@@ -14,7 +14,8 @@ from robotwatch.cli.console import console, out, user_errors
 if TYPE_CHECKING:
     from robotwatch.mtsflow.model_file import TrainedModel
 
-BASELINE_NAMES = ("1nn", "pca", "cae")
+BASELINE_NAMES = ("1nn", "pca", "cae", "hmm", "lstm-vae")
+TRAINED_BASELINES = {"cae": 50, "lstm-vae": 90}  # their own epochs, unless --epochs is given
 
 
 def evaluate(
@@ -25,8 +26,10 @@ def evaluate(
             "(then MTS-Flow is trained first, or a baseline fitted)"
         ),
     ],
-    method: Annotated[str, typer.Option(help="mtsflow, 1nn, pca or cae")] = "mtsflow",
-    compare: Annotated[str, typer.Option(help="baselines to run side by side, e.g. 1nn,pca,cae")] = "",
+    method: Annotated[str, typer.Option(help="mtsflow, 1nn, pca, cae, hmm or lstm-vae")] = "mtsflow",
+    compare: Annotated[
+        str, typer.Option(help="baselines to run side by side, e.g. 1nn,pca,cae,hmm,lstm-vae")
+    ] = "",
     runs: Annotated[
         int, typer.Option(min=1, help="train and evaluate this many seeds; report mean ± std")
     ] = 1,
@@ -38,7 +41,10 @@ def evaluate(
     ] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda[:N]")] = "auto",
     epochs: Annotated[
-        int, typer.Option(min=1, help="epochs when training here (MTS-Flow: 70; CAE: 50 unless given)")
+        int,
+        typer.Option(
+            min=1, help="epochs when training here (MTS-Flow: 70; CAE: 50, LSTM-VAE: 90 unless given)"
+        ),
     ] = 70,
     batch_size: Annotated[int, typer.Option(min=1, help="batch size when training MTS-Flow here")] = 32,
     rate: Annotated[
@@ -103,13 +109,9 @@ def evaluate(
         for name in baselines:
             from robotwatch.evaluation.protocol import evaluate_baseline
 
-            seeds = range(seed, seed + (runs if name == "cae" else 1))
+            seeds = range(seed, seed + (runs if name in TRAINED_BASELINES else 1))
             for s in seeds:
-                options = (
-                    {"seed": s, "device": device, "epochs": epochs if epochs != 70 else 50}
-                    if name == "cae"
-                    else {}
-                )
+                options = _baseline_options(name, s, device, epochs, fit_rate)
                 with console.status(f"fitting {name} on the training cycles of {data.name} and scoring"):
                     result = evaluate_baseline(
                         name, data, group, fit_rate, exclude_samples=exclude, options=options
@@ -180,6 +182,19 @@ def evaluate(
                 alarms=alarms,
             )
         console.print(f"[bold green]report[/] {index}")
+
+
+def _baseline_options(name: str, seed: int, device: str, epochs: int, rate: float) -> dict[str, object]:
+    if name not in TRAINED_BASELINES:
+        return {}
+    options: dict[str, object] = {
+        "seed": seed,
+        "device": device,
+        "epochs": epochs if epochs != 70 else TRAINED_BASELINES[name],
+    }
+    if name == "lstm-vae":
+        options["input_rate_hz"] = rate
+    return options
 
 
 def _models(

@@ -34,7 +34,14 @@ from robotwatch.mtsflow.localize import Event
 from robotwatch.mtsflow.model_file import TrainedModel
 from robotwatch.mtsflow.score import CycleScore, Localize, Scorer
 
-METHOD_NAMES = {"mtsflow": "MTS-Flow", "1nn": "1-NN", "pca": "PCA", "cae": "CAE"}
+METHOD_NAMES = {
+    "mtsflow": "MTS-Flow",
+    "1nn": "1-NN",
+    "pca": "PCA",
+    "cae": "CAE",
+    "hmm": "HMM",
+    "lstm-vae": "LSTM-VAE",
+}
 
 
 class CycleScorer(Protocol):

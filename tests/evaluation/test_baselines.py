@@ -12,7 +12,14 @@ from sklearn.metrics import roc_auc_score
 from robotwatch.evaluation.baselines import BASELINES, NearestNeighbor, PCAReconstruction, get_baseline
 
 N_SIGNALS, N_STEPS = 3, 64
-FAST = {"1nn": {}, "pca": {"n_components": 8}, "cae": {"epochs": 20, "batch_size": 16}}
+FAST = {
+    "1nn": {},
+    "pca": {"n_components": 8},
+    "cae": {"epochs": 20, "batch_size": 16},
+    "hmm": {"n_states": 8},
+    # the synthetic cycles count as 10 Hz: the LSTM-VAE sees every step
+    "lstm-vae": {"epochs": 30, "batch_size": 16, "hidden": 32, "latent": 8},
+}
 
 
 def sinusoids(n: int, rng: np.random.Generator) -> np.ndarray:

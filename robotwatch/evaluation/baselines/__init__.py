@@ -7,6 +7,8 @@ from typing import Any
 
 from robotwatch.evaluation.baselines.base import Baseline
 from robotwatch.evaluation.baselines.cae import ConvAutoencoder
+from robotwatch.evaluation.baselines.hmm import HiddenMarkovModel
+from robotwatch.evaluation.baselines.lstm_vae import LSTMVariationalAutoencoder
 from robotwatch.evaluation.baselines.nn import NearestNeighbor
 from robotwatch.evaluation.baselines.pca import PCAReconstruction
 
@@ -14,11 +16,14 @@ BASELINES: dict[str, Callable[..., Baseline]] = {
     NearestNeighbor.name: NearestNeighbor,
     PCAReconstruction.name: PCAReconstruction,
     ConvAutoencoder.name: ConvAutoencoder,
+    HiddenMarkovModel.name: HiddenMarkovModel,
+    LSTMVariationalAutoencoder.name: LSTMVariationalAutoencoder,
 }
 
 
 def get_baseline(name: str, **options: Any) -> Baseline:
-    """A fresh baseline by name (1nn, pca, cae); `options` go to its constructor (e.g. seed, epochs)."""
+    """A fresh baseline by name (1nn, pca, cae, hmm, lstm-vae); `options` go to its constructor
+    (e.g. seed, epochs)."""
     try:
         cls = BASELINES[name]
     except KeyError:
@@ -26,4 +31,13 @@ def get_baseline(name: str, **options: Any) -> Baseline:
     return cls(**options)
 
 
-__all__ = ["BASELINES", "Baseline", "ConvAutoencoder", "NearestNeighbor", "PCAReconstruction", "get_baseline"]
+__all__ = [
+    "BASELINES",
+    "Baseline",
+    "ConvAutoencoder",
+    "HiddenMarkovModel",
+    "LSTMVariationalAutoencoder",
+    "NearestNeighbor",
+    "PCAReconstruction",
+    "get_baseline",
+]
