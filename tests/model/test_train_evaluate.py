@@ -105,6 +105,34 @@ def test_evaluate_table_and_report_with_baselines(tiny_model: Path, small_cell: 
     assert (report / "index.html").read_text().count("<img") == len(pngs)
 
 
+def test_evaluate_fits_the_hmm_and_lstm_vae_baselines_on_data_alone(small_cell: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            str(small_cell),
+            "--method",
+            "hmm",
+            "--compare",
+            "lstm-vae",
+            "--epochs",
+            "2",
+            "--rate",
+            "20",
+            "--signals",
+            "electrical",
+            "--json",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.splitlines()[-1])
+    assert payload["method"] == "HMM" and set(payload["baselines"]) == {"LSTM-VAE"}
+    for summary in (payload, payload["baselines"]["LSTM-VAE"]):
+        assert 0.0 <= summary["mean_auroc"] <= 1.0
+
+
 def test_a_pickle_model_file_is_refused_without_running_it(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
 
