@@ -24,6 +24,14 @@ def test_built_in_profiles_describe_two_different_cells() -> None:
     assert small.anomalies.can_mass == default.anomalies.can_mass
 
 
+def test_the_held_out_cells_load_and_differ_from_the_cells_tuned_on() -> None:
+    """Issue 14's held-out cells: reported on, never tuned on (see their headers)."""
+    worn, fast = load_profile("heldout-worn-cell"), load_profile("heldout-fast-cell")
+    assert worn.friction.coulomb != load_profile("default").friction.coulomb
+    assert fast.motion.joint_velocity != load_profile("ur5-cell").motion.joint_velocity
+    assert worn.anomalies.friction_increase != fast.anomalies.friction_increase
+
+
 def test_a_user_profile_overrides_single_values_of_its_base(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     path.write_text('base = "default"\nname = "mine"\n[friction]\ncoulomb = [9.0, 9.0, 9.0, 2.0, 2.0, 1.0]\n')
