@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
@@ -32,6 +32,7 @@ def train_with_progress(
     dilation: int = 2,
     calibration_fraction: float = 0.1,
     target_fpr: float = 0.01,
+    preset: Literal["thesis", "recommended"] = "thesis",
 ) -> TrainedModel:
     """Train MTS-Flow on `data` under a progress bar, save it to `out`, return it."""
     from rich.progress import (
@@ -71,6 +72,7 @@ def train_with_progress(
         target_fpr=target_fpr,
         kernel_size=kernel_size,
         dilation=dilation,
+        preset=preset,
     )
     settings = TrainingSettings(
         epochs=epochs,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -44,6 +44,13 @@ def train(
         float,
         typer.Option(min=0.0001, max=0.5, help="false-positive rate the threshold aims at on normal cycles"),
     ] = 0.01,
+    preset: Annotated[
+        Literal["thesis", "recommended"],
+        typer.Option(
+            help="thesis: score by the NLL of the whole cycle, as the thesis; recommended: also by "
+            "its worst half second (README: the presets)"
+        ),
+    ] = "thesis",
 ) -> None:
     """Train MTS-Flow on normal cycles and calibrate its alarm threshold."""
     with user_errors():
@@ -61,10 +68,11 @@ def train(
             dilation=dilation,
             calibration_fraction=calibration_fraction,
             target_fpr=target_fpr,
+            preset=preset,
         )
     card = model.card
     console.print(
-        f"[bold green]saved[/] {out}  model [bold]{card.model_id}[/]: "
+        f"[bold green]saved[/] {out}  model [bold]{card.model_id}[/] ({card.preset} preset): "
         f"{card.training.n_train_cycles} training "
         f"cycles, padded length {card.padded_length} at {card.sample_rate_hz:g} Hz, threshold "
         f"{card.threshold:.1f} (target FPR {card.target_fpr:.1%} on {card.training.n_calibration_cycles} "

@@ -1,5 +1,6 @@
-"""The MTS-Flow model file (`.rwmodel`): weights, normalization, localization baseline and a
-card with everything else (architecture, signals, rate, padded length, threshold, training).
+"""The MTS-Flow model file (`.rwmodel`): weights, normalization, localization baseline, the
+per-step statistics of the recommended preset's local score, and a card with everything else
+(architecture, signals, rate, padded length, preset, threshold, training).
 
 The container (safetensors, a JSON card, the model id, refusing pickles) is rwcore's, shared
 with the image models.
@@ -16,6 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from robotwatch.mtsflow.data import Normalizer
+from robotwatch.mtsflow.local_score import LocalRule
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
 from robotwatch.program import VORAUS_AD, Program
 from rwcore.model_file import (
@@ -60,6 +62,10 @@ class ModelCard(BaseModel):
     target_fpr: float
     calibration_scores: list[float] = Field(description="scores of the held-out normal cycles")
     program: Program = Field(VORAUS_AD, description="the robot program the model was trained on")
+    preset: Literal["thesis", "recommended"] = Field(
+        "thesis", description="thesis: the NLL of the whole cycle; recommended: with the local score"
+    )
+    local_rule: LocalRule | None = Field(None, description="the local score's constants (recommended)")
     training: TrainingInfo
 
 
@@ -73,6 +79,8 @@ class TrainedModel:
     # Typical smoothed input-gradient magnitude per time step on normal cycles: the
     # yardstick for event strength in localization.
     gradient_baseline: np.ndarray
+    # The local score's μ_t and σ_t per step (robotwatch.mtsflow.local_score); None: thesis.
+    step_stats: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def model_id(self) -> str:
@@ -84,6 +92,9 @@ def _tensors(model: TrainedModel) -> dict[str, torch.Tensor]:
     tensors["normalizer.mean"] = torch.from_numpy(model.normalizer.mean)
     tensors["normalizer.std"] = torch.from_numpy(model.normalizer.std)
     tensors["localization.gradient_baseline"] = torch.from_numpy(model.gradient_baseline.astype(np.float32))
+    if model.step_stats is not None:
+        tensors["local_score.step_mean"] = torch.from_numpy(model.step_stats[0].astype(np.float64))
+        tensors["local_score.step_scale"] = torch.from_numpy(model.step_stats[1].astype(np.float64))
     return tensors
 
 
@@ -112,5 +123,15 @@ def load_model(path: str | PathLike[str], device: str | torch.device = "cpu") ->
         raise ModelFileError(path, f"lacks the tensor {exc}") from exc
     if len(normalizer.mean) != len(card.signals) or len(baseline) != card.padded_length:
         raise ModelFileError(path, "normalization or localization tensors do not match the model card")
+    step_stats = None
+    if card.local_rule is not None:
+        try:
+            step_stats = (tensors["local_score.step_mean"].numpy(), tensors["local_score.step_scale"].numpy())
+        except KeyError as exc:
+            raise ModelFileError(path, f"has a local score but lacks the tensor {exc}") from exc
+        if any(len(a) != card.padded_length for a in step_stats):
+            raise ModelFileError(path, "the local score's tensors do not match the padded length")
     flow.eval().to(device)
-    return TrainedModel(flow=flow, normalizer=normalizer, card=card, gradient_baseline=baseline)
+    return TrainedModel(
+        flow=flow, normalizer=normalizer, card=card, gradient_baseline=baseline, step_stats=step_stats
+    )

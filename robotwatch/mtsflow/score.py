@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from robotwatch.mtsflow.data import pad_batch
+from robotwatch.mtsflow.local_score import local_score, step_nll
 from robotwatch.mtsflow.localize import Event, find_events, gradient_profile, input_gradient
 from robotwatch.mtsflow.model_file import TrainedModel
 from rwcore.device import pick_device
@@ -79,7 +80,10 @@ class Scorer:
             yield len(part), x.to(self.device)
 
     def score(self, raw: Sequence[np.ndarray]) -> np.ndarray:
-        """Anomaly scores (higher = more anomalous) of the cycles."""
+        """Anomaly scores (higher = more anomalous) of the cycles: the NLL of the whole cycle
+        (thesis preset) or the local score (recommended preset)."""
+        if self.model.step_stats is not None:
+            return self._local_scores(raw)
         scores = [np.empty(0)]
         with torch.inference_mode():
             for n, x in self._chunks(raw):
@@ -87,6 +91,19 @@ class Scorer:
                 # same work, whatever its neighbours.
                 scores.append(self.flow.nll(x).double().cpu().numpy()[:n])
         return np.concatenate(scores)
+
+    def step_nll(self, raw: Sequence[np.ndarray]) -> np.ndarray:
+        """Each cycle's NLL per step over the padded length, (B, T); sums to the thesis score."""
+        parts = [np.empty((0, self.model.card.padded_length))]
+        with torch.inference_mode():
+            for n, x in self._chunks(raw):
+                parts.append(step_nll(self.flow, x).double().cpu().numpy()[:n])
+        return np.concatenate(parts)
+
+    def _local_scores(self, raw: Sequence[np.ndarray]) -> np.ndarray:
+        rule, stats = self.model.card.local_rule, self.model.step_stats
+        assert rule is not None and stats is not None
+        return local_score(self.step_nll(raw), rule, *stats, self.rate)
 
     def gradients(self, raw: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores (B,), input gradients (B, S, T) and smoothed profiles (B, T)."""
