@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from robotwatch.bench.timing import side_by_side
+from robotwatch.mtsflow.local_score import calibrate_rule, local_score, step_nll
 from robotwatch.mtsflow.localize import input_gradient
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
 from robotwatch.mtsflow.network.reference import reference_nll
@@ -37,6 +38,9 @@ class FlowFigures:
     # where it is not installed or the device is a GPU
     onnxruntime_forward_ms_per_cycle: float | None = None
     onnxruntime_max_score_rel_diff: float | None = None
+    # a score as Scorer computes it, over the whole padded length, per preset
+    thesis_score_ms_per_cycle: float | None = None
+    recommended_score_ms_per_cycle: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -76,9 +80,16 @@ def bench_flow(
 
     runtime = _onnx_session(flow, n_signals, n_steps) if dev.type == "cpu" else None
     with torch.inference_mode():
+        rule, mean, scale = calibrate_rule(
+            step_nll(flow, x).double().cpu().numpy(), step_nll(flow, x).double().cpu().numpy(), rate_hz
+        )
         work: dict[str, Callable[[], object]] = {
             "fast": lambda: flow.nll(x, lengths),
             "ref": lambda: reference_nll(flow, x),
+            "thesis": lambda: flow.nll(x).cpu().numpy(),
+            "recommended": lambda: local_score(
+                step_nll(flow, x).double().cpu().numpy(), rule, mean, scale, rate_hz
+            ),
         }
         if runtime is not None:
             x_np = x.numpy()
@@ -135,6 +146,8 @@ def bench_flow(
         max_score_rel_diff=diff,
         onnxruntime_forward_ms_per_cycle=forward["onnx"] * ms / batch if "onnx" in forward else None,
         onnxruntime_max_score_rel_diff=onnx_diff,
+        thesis_score_ms_per_cycle=forward["thesis"] * ms / batch,
+        recommended_score_ms_per_cycle=forward["recommended"] * ms / batch,
     )
 
 

@@ -78,6 +78,8 @@ def bench(
             "forward_ms_per_cycle": main.forward_ms_per_cycle,
             "localize_ms_per_cycle": main.localize_ms_per_cycle,
             "train_step_ms_per_cycle": main.train_step_ms_per_cycle,
+            "thesis_score_ms_per_cycle": main.thesis_score_ms_per_cycle,
+            "recommended_score_ms_per_cycle": main.recommended_score_ms_per_cycle,
             "threads": torch.get_num_threads(),
             "flow": [f.as_dict() for f in figures],
             "decode_frames_per_s": frames.decode_frames_per_s,
@@ -99,6 +101,15 @@ def bench(
         typer.echo(json.dumps(payload))
         return
     out.print(_flow_table(figures, torch.get_num_threads()))
+    for f in figures:
+        if f.thesis_score_ms_per_cycle and f.recommended_score_ms_per_cycle:
+            ratio = f.recommended_score_ms_per_cycle / f.thesis_score_ms_per_cycle
+            out.print(
+                f"score as served ({f.device}, {f.rate_hz:g} Hz, batch {f.batch}, whole padded length): "
+                f"thesis "
+                f"preset {f.thesis_score_ms_per_cycle:.1f} ms, recommended preset "
+                f"{f.recommended_score_ms_per_cycle:.1f} ms per cycle ({ratio:.2f}× the thesis; at most 2×)"
+            )
     out.print(
         f"signal frames of {frames.steps} x {frames.signals} ({frames.frame_bytes:,} bytes): decode "
         f"{frames.decode_frames_per_s:,.0f} frames/s on one core (floor 100,000), JSON "
