@@ -26,8 +26,16 @@ def export(
         with console.status(f"exporting {model.name}"):
             export_onnx(trained, onnx)
     card = trained.card
+    compare = f"threshold {card.threshold:.6g}"
+    if card.local_rule is not None:
+        # the graph's score is the thesis one; this model alarms on the local score of step_nll
+        compare = (
+            f"this model ({card.preset} preset) alarms on the local score of step_nll "
+            f"(robotwatch.mtsflow.local_score, with the model file's step statistics), threshold "
+            f"{card.threshold:.6g}; the graph's score is the whole cycle's NLL"
+        )
     console.print(
         f"[bold green]wrote[/] {onnx}: x (batch, {len(card.signals)} signals, {card.padded_length} steps "
-        f"at {card.sample_rate_hz:g} Hz) -> score, step_nll; threshold {card.threshold:.6g}",
+        f"at {card.sample_rate_hz:g} Hz) -> score, step_nll; {compare}",
         soft_wrap=True,
     )

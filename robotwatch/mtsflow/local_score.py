@@ -14,7 +14,9 @@ local score looks at the steps themselves:
    cycles, so that either alone can carry a cycle over the threshold.
 
 It costs no extra pass of the flow: z and log|det J| per step come from the same forward
-pass the thesis score sums. The threshold is set on this score like the thesis one.
+pass the thesis score sums. The threshold is set on this score like the thesis one. The same
+u_t says when: a localized cycle's first event is where its strongest departure begins
+(`local_onset`); the signals and axes behind it still come from the input gradient.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from robotwatch.mtsflow.network import MTSFlow
 
 WINDOW_S = 0.5
 SMOOTHING_S = 0.5
+ONSET_SMOOTHING_S = 0.1
 
 
 class LocalRule(BaseModel):
@@ -98,3 +101,17 @@ def local_score(
     g = (nll.sum(-1) - rule.global_center) / rule.global_scale
     loc = local_part(nll, mean, scale, max(1, round(rule.window_s * rate_hz)))
     return np.maximum(g, (loc - rule.local_center) / rule.local_scale)
+
+
+def local_onset(nll: np.ndarray, mean: np.ndarray, scale: np.ndarray, rate_hz: float, length: int) -> int:
+    """The step where a cycle's strongest local departure begins: u_t smoothed over
+    `ONSET_SMOOTHING_S`, walked back from its peak while it stays above half the peak. A
+    collision peaks where it begins; a lost can departs most later in the move, and its
+    onset is the moment the can went."""
+    steps = max(1, min(length, len(nll)))
+    u = _moving_mean((nll[:steps] - mean[:steps]) / scale[:steps], max(1, round(ONSET_SMOOTHING_S * rate_hz)))
+    peak = int(u.argmax())
+    start = peak
+    while start > 0 and u[peak] > 0 and u[start - 1] > 0.5 * u[peak]:
+        start -= 1
+    return start

@@ -61,12 +61,15 @@ def find_events(
     max_events: int = 3,
     min_separation_s: float = 0.5,
     top_k: int = 5,
+    first_step: int | None = None,
 ) -> list[Event]:
     """Events of one cycle from its (S, T) gradient and (T,) smoothed profile.
 
     Strength is the profile over the normal baseline at the same step; at least the
     strongest peak is returned (an anomalous cycle always gets a 'when'), more only if
-    they reach `min_strength`.
+    they reach `min_strength`. `first_step`, when given, is the step of the first event
+    instead of the strongest peak (the recommended preset's local onset); the other events
+    keep their distance from it.
     """
     ratio = profile[:length] / baseline[:length]
     distance = max(1, int(min_separation_s * sample_rate_hz))
@@ -77,6 +80,9 @@ def find_events(
     peaks = peaks[np.argsort(ratio[peaks])[::-1]]
     keep = [p for i, p in enumerate(peaks) if i == 0 or ratio[p] >= min_strength][:max_events]
     half = max(1, distance // 2)
+    if first_step is not None:
+        first_step = min(max(0, first_step), length - 1)
+        keep = [first_step, *[p for p in keep if abs(p - first_step) > half]][:max_events]
     events = []
     for step in keep:
         window = np.abs(grad[:, max(0, step - half) : step + half + 1]).sum(1)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from robotwatch.mtsflow.data import pad_batch
-from robotwatch.mtsflow.local_score import local_score, step_nll
+from robotwatch.mtsflow.local_score import local_onset, local_score, step_nll
 from robotwatch.mtsflow.localize import Event, find_events, gradient_profile, input_gradient
 from robotwatch.mtsflow.model_file import TrainedModel
 from rwcore.device import pick_device
@@ -100,10 +100,10 @@ class Scorer:
                 parts.append(step_nll(self.flow, x).double().cpu().numpy()[:n])
         return np.concatenate(parts)
 
-    def _local_scores(self, raw: Sequence[np.ndarray]) -> np.ndarray:
+    def _local_scores(self, raw: Sequence[np.ndarray], nll: np.ndarray | None = None) -> np.ndarray:
         rule, stats = self.model.card.local_rule, self.model.step_stats
         assert rule is not None and stats is not None
-        return local_score(self.step_nll(raw), rule, *stats, self.rate)
+        return local_score(self.step_nll(raw) if nll is None else nll, rule, *stats, self.rate)
 
     def gradients(self, raw: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores (B,), input gradients (B, S, T) and smoothed profiles (B, T)."""
@@ -130,7 +130,9 @@ class Scorer:
         if not raw:
             return []
         padded = self.model.card.padded_length
-        scores = self.score(raw)
+        stats = self.model.step_stats
+        nll = self.step_nll(raw) if stats is not None else None
+        scores = self.score(raw) if nll is None else self._local_scores(raw, nll)
         # A score that is not finite is the strongest sign of an anomaly there is.
         flagged = ~np.isfinite(scores) | (scores > self.threshold)
         selected = {
@@ -147,6 +149,7 @@ class Scorer:
             for j, i in enumerate(wanted):
                 n = min(len(raw[i]), padded)
                 profiles[i] = smoothed[j][:n]
+                onset = None if nll is None or stats is None else local_onset(nll[i], *stats, self.rate, n)
                 events[i] = tuple(
                     find_events(
                         grads[j],
@@ -157,6 +160,7 @@ class Scorer:
                         signals=self.model.card.signals,
                         actions=None if actions is None else actions[i],
                         step_name=self.model.card.program.name_of,
+                        first_step=onset,
                     )
                 )
         return [

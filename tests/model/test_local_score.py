@@ -15,10 +15,16 @@ from typer.testing import CliRunner
 
 from replay import VorausFile
 from robotwatch.cli.main import app
-from robotwatch.mtsflow.local_score import calibrate_rule, local_score, step_nll
+from robotwatch.mtsflow.local_score import (
+    calibrate_rule,
+    local_onset,
+    local_score,
+    step_nll,
+    step_statistics,
+)
 from robotwatch.mtsflow.model_file import load_model, save_model
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
-from robotwatch.mtsflow.score import Scorer
+from robotwatch.mtsflow.score import Localize, Scorer
 from rwcore.model_file import ModelFileError
 from tests.conftest import TINY_TRAINING
 
@@ -47,6 +53,21 @@ def test_a_short_bump_the_global_sum_drowns_is_found_by_the_local_part() -> None
     # a small shift of the whole cycle is the global part's: the local score keeps it
     shifted = np.concatenate([test, test + 0.3])
     assert auroc(shifted.sum(1)) > 0.99 and auroc(local_score(shifted, rule, mean, scale, RATE)) > 0.97
+
+
+def test_the_onset_is_where_the_strongest_departure_begins_not_where_it_peaks() -> None:
+    rng = np.random.default_rng(1)
+    normal = normal_nll(100, rng)
+    mean, scale = step_statistics(normal, RATE)
+    lost = normal_nll(1, rng)[0]
+    # a can lost at step 200: the load changes at once, and the departure grows as the move goes on
+    lost[200:] += 20.0 + np.linspace(0.0, 10.0, 300)
+    assert abs(local_onset(lost, mean, scale, RATE, 500) - 200) <= 5
+    hit = normal_nll(1, rng)[0]
+    hit[320:330] += 25.0  # a collision: short, and strongest where it begins
+    assert abs(local_onset(hit, mean, scale, RATE, 500) - 320) <= 5
+    # only the cycle's own steps count: a departure in the padding after it is not an onset
+    assert local_onset(hit, mean, scale, RATE, 300) < 300
 
 
 def test_step_nll_sums_to_the_thesis_score() -> None:
@@ -87,6 +108,13 @@ def test_the_recommended_preset_trains_the_thesis_flow_and_scores_it_locally(
     # float32 steps summed in another order: equal to the last bits of the larger terms
     np.testing.assert_allclose(Scorer(recommended).step_nll(cycles).sum(1), whole, rtol=1e-6, atol=1e-2)
     assert not np.allclose(local, whole)
+    # the first event of a localized cycle is its local onset; its signals still come from the gradient
+    scorer = Scorer(recommended)
+    results = scorer.score_cycles(cycles, localize=Localize.ALL)
+    for raw, nll, result in zip(cycles, scorer.step_nll(cycles), results, strict=True):
+        n = min(len(raw), recommended.card.padded_length)
+        assert result.events[0].step == local_onset(nll, *recommended.step_stats, 50.0, n)
+        assert result.events[0].top_signals
     # the threshold is set on the local score: at most the target share of held-out cycles above it
     cal = np.array(recommended.card.calibration_scores)
     assert (cal > recommended.card.threshold).mean() <= max(recommended.card.target_fpr, 1 / len(cal))
