@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -52,6 +52,9 @@ def evaluate(
     ] = 100.0,
     signals: Annotated[str, typer.Option(help="signal group when training or fitting here")] = "machine",
     seed: Annotated[int, typer.Option(help="first seed when training here")] = 177,
+    preset: Annotated[
+        Literal["thesis", "recommended"], typer.Option(help="MTS-Flow's preset when training here")
+    ] = "thesis",
 ) -> None:
     """AUROC per anomaly category against all normal test cycles (voraus-AD protocol), their
     mean, and the localization error where the data has ground truth."""
@@ -91,6 +94,7 @@ def evaluate(
                 signals=signals,
                 seed=seed,
                 device=device,
+                preset=preset,
             )
             from robotwatch.evaluation.protocol import evaluate_model
 
@@ -208,6 +212,7 @@ def _models(
     signals: str,
     seed: int,
     device: str,
+    preset: Literal["thesis", "recommended"],
 ) -> list[TrainedModel]:
     """The model given, or `runs` fresh ones trained on DATA with consecutive seeds."""
     from robotwatch.mtsflow.model_file import load_model
@@ -231,6 +236,7 @@ def _models(
                 seed=seed + k,
                 device=device,
                 learning_rate=8e-4,
+                preset=preset,
             )
             for k in range(runs)
         ]

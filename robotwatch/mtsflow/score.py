@@ -83,7 +83,7 @@ class Scorer:
         """Anomaly scores (higher = more anomalous) of the cycles: the NLL of the whole cycle
         (thesis preset) or the local score (recommended preset)."""
         if self.model.step_stats is not None:
-            return self._local_scores(raw)
+            return self._local_scores(self.step_nll(raw))
         scores = [np.empty(0)]
         with torch.inference_mode():
             for n, x in self._chunks(raw):
@@ -100,10 +100,10 @@ class Scorer:
                 parts.append(step_nll(self.flow, x).double().cpu().numpy()[:n])
         return np.concatenate(parts)
 
-    def _local_scores(self, raw: Sequence[np.ndarray], nll: np.ndarray | None = None) -> np.ndarray:
+    def _local_scores(self, nll: np.ndarray) -> np.ndarray:
         rule, stats = self.model.card.local_rule, self.model.step_stats
         assert rule is not None and stats is not None
-        return local_score(self.step_nll(raw) if nll is None else nll, rule, *stats, self.rate)
+        return local_score(nll, rule, *stats, self.rate)
 
     def gradients(self, raw: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores (B,), input gradients (B, S, T) and smoothed profiles (B, T)."""
@@ -132,7 +132,7 @@ class Scorer:
         padded = self.model.card.padded_length
         stats = self.model.step_stats
         nll = self.step_nll(raw) if stats is not None else None
-        scores = self.score(raw) if nll is None else self._local_scores(raw, nll)
+        scores = self.score(raw) if nll is None else self._local_scores(nll)
         # A score that is not finite is the strongest sign of an anomaly there is.
         flagged = ~np.isfinite(scores) | (scores > self.threshold)
         selected = {
