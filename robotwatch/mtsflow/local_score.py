@@ -50,7 +50,7 @@ def step_nll(flow: MTSFlow, x: torch.Tensor) -> torch.Tensor:
     return 0.5 * z.square().sum(1) - logdet
 
 
-def _moving_mean(a: np.ndarray, steps: int) -> np.ndarray:
+def moving_mean(a: np.ndarray, steps: int) -> np.ndarray:
     """Centred moving mean along the last axis, the window cut at the ends."""
     if steps <= 1:
         return a
@@ -65,13 +65,13 @@ def step_statistics(normal: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.
     if len(normal) < 2:
         raise ValueError("the local score needs at least 2 normal cycles")
     mean = normal.mean(0)
-    spread = _moving_mean(normal.std(0), max(1, round(SMOOTHING_S * rate_hz)))
+    spread = moving_mean(normal.std(0), max(1, round(SMOOTHING_S * rate_hz)))
     return mean, np.maximum(spread, 0.1 * float(np.median(spread)))
 
 
 def local_part(nll: np.ndarray, mean: np.ndarray, scale: np.ndarray, window_steps: int) -> np.ndarray:
     """L per cycle: the largest mean of u_t over `window_steps` consecutive steps."""
-    return _moving_mean((nll - mean) / scale, window_steps).max(-1)
+    return moving_mean((nll - mean) / scale, window_steps).max(-1)
 
 
 def calibrate_rule(
@@ -109,7 +109,7 @@ def local_onset(nll: np.ndarray, mean: np.ndarray, scale: np.ndarray, rate_hz: f
     collision peaks where it begins; a lost can departs most later in the move, and its
     onset is the moment the can went."""
     steps = max(1, min(length, len(nll)))
-    u = _moving_mean((nll[:steps] - mean[:steps]) / scale[:steps], max(1, round(ONSET_SMOOTHING_S * rate_hz)))
+    u = moving_mean((nll[:steps] - mean[:steps]) / scale[:steps], max(1, round(ONSET_SMOOTHING_S * rate_hz)))
     peak = int(u.argmax())
     start = peak
     while start > 0 and u[peak] > 0 and u[start - 1] > 0.5 * u[peak]:
