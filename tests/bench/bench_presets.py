@@ -28,7 +28,13 @@ from sklearn.metrics import roc_auc_score
 from replay import VorausFile
 from replay.schema import TRAIN_SETTING, Category
 from robotwatch.mtsflow.data import divider_for
-from robotwatch.mtsflow.local_score import calibrate_rule, local_score, moving_mean, step_statistics
+from robotwatch.mtsflow.local_score import (
+    calibrate_rule,
+    local_part,
+    local_score,
+    moving_mean,
+    step_statistics,
+)
 from robotwatch.mtsflow.model_file import load_model
 from robotwatch.mtsflow.score import Scorer
 
@@ -77,7 +83,7 @@ def scores(model_path: Path, data: Path) -> dict[str, dict[str, float]]:
     rule, mean, scale = calibrate_rule(nll[training], nll[calibration], rate)
     window = max(1, round(rule.window_s * rate))
     u = (nll - mean) / scale
-    local = moving_mean(u, window).max(1)
+    local = local_part(nll, mean, scale, window)
     whole = nll.sum(1)
 
     def standardized(s: np.ndarray) -> np.ndarray:
@@ -92,12 +98,12 @@ def scores(model_path: Path, data: Path) -> dict[str, dict[str, float]]:
         "sum of standardized G and L": standardized(whole) + standardized(local),
     }
     for w_s in (0.25, 1.0):
-        w_local = moving_mean(u, max(1, round(w_s * rate))).max(1)
+        w_local = local_part(nll, mean, scale, max(1, round(w_s * rate)))
         variants[f"max(G, L) with a {w_s:g} s window"] = np.maximum(
             standardized(whole), standardized(w_local)
         )
     mean_c, scale_c = step_statistics(nll[calibration], rate)  # statistics from calibration cycles only
-    cal_local = moving_mean((nll - mean_c) / scale_c, window).max(1)
+    cal_local = local_part(nll, mean_c, scale_c, window)
     variants["max(G, L), steps against calibration cycles"] = np.maximum(
         standardized(whole), standardized(cal_local)
     )

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from robotwatch.evaluation.baselines.base import as_cycles, fitted_shape
+from robotwatch.evaluation.baselines.training import fit_network
 from rwcore.device import pick_device
 
 _CHANNELS = (64, 32, 16)
@@ -83,23 +84,18 @@ class ConvAutoencoder:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             net = _autoencoder(train.shape[1]).to(self.device)
-        order = torch.Generator().manual_seed(self.seed)
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
-        self.losses = []
-        net.train()
-        for epoch in range(self.epochs):
-            total = 0.0
-            for idx in torch.randperm(len(data), generator=order).split(self.batch_size):
-                batch = data[idx].to(self.device)
-                optimizer.zero_grad(set_to_none=True)
-                loss = nn.functional.mse_loss(net(batch), batch)
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(idx)
-            self.losses.append(total / len(data))
-            if self.on_epoch is not None:
-                self.on_epoch(epoch, self.losses[-1])
-        self.net = net.eval()
+        self.losses = fit_network(
+            net,
+            data,
+            lambda batch: nn.functional.mse_loss(net(batch), batch),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            generator=torch.Generator().manual_seed(self.seed),
+            device=self.device,
+            on_epoch=self.on_epoch,
+        )
+        self.net = net
 
     def score(self, x: np.ndarray) -> np.ndarray:
         x = as_cycles(x, "cycles to score", fitted_shape(self._shape, self.name))

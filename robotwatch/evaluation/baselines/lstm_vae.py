@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from robotwatch.evaluation.baselines.base import as_cycles, fitted_shape
+from robotwatch.evaluation.baselines.training import fit_network
 from rwcore.device import pick_device
 
 MODEL_RATE_HZ = 10.0
@@ -101,27 +102,26 @@ class LSTMVariationalAutoencoder:
             torch.manual_seed(self.seed)
             net = _Net(train.shape[1], self.hidden, self.latent).to(self.device)
         draws = torch.Generator().manual_seed(self.seed)
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
-        self.losses = []
-        net.train()
-        for epoch in range(self.epochs):
-            total = 0.0
-            for idx in torch.randperm(len(data), generator=draws).split(self.batch_size):
-                batch = data[idx].to(self.device)
-                z_mean, z_log_var = net.encode(batch)
-                noise = torch.randn(z_mean.shape, generator=draws).to(self.device)
-                z = z_mean + (z_log_var / 2).exp() * noise
-                x_mean, x_std = net.decode(z)
-                kl = 0.5 * (z_mean.square() + z_log_var.exp() - 1 - z_log_var).sum(-1)
-                loss = (_nll_per_step(batch, x_mean, x_std) + kl).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(idx)
-            self.losses.append(total / len(data))
-            if self.on_epoch is not None:
-                self.on_epoch(epoch, self.losses[-1])
-        self.net = net.eval()
+
+        def loss_of(batch: torch.Tensor) -> torch.Tensor:
+            z_mean, z_log_var = net.encode(batch)
+            noise = torch.randn(z_mean.shape, generator=draws).to(self.device)
+            x_mean, x_std = net.decode(z_mean + (z_log_var / 2).exp() * noise)
+            kl = 0.5 * (z_mean.square() + z_log_var.exp() - 1 - z_log_var).sum(-1)
+            return (_nll_per_step(batch, x_mean, x_std) + kl).mean()
+
+        self.losses = fit_network(
+            net,
+            data,
+            loss_of,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            generator=draws,
+            device=self.device,
+            on_epoch=self.on_epoch,
+        )
+        self.net = net
 
     def score(self, x: np.ndarray) -> np.ndarray:
         x = as_cycles(x, "cycles to score", fitted_shape(self._shape, self.name))
