@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import torch
 from pydantic import BaseModel, Field, ValidationError
 
-from rwcore.errors import UserError
+from rwcore.errors import UserError, validation_problems
 
 _MAX_HEADER_BYTES = 100 * 2**20
 Card = TypeVar("Card", bound=BaseModel)
@@ -118,8 +118,10 @@ def _stored_card(path: str | PathLike[str], key: str, card_type: type[BaseModel]
     try:
         stored = json.loads(header[key])
         card_type.model_validate(stored)
-    except (ValidationError, json.JSONDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise ModelFileError(path, f"has an invalid model card: {exc}") from exc
+    except ValidationError as exc:
+        raise ModelFileError(path, f"has an invalid model card: {validation_problems(exc)}") from exc
     if not isinstance(stored, dict):
         raise ModelFileError(path, "has an invalid model card: not a JSON object")
     return stored

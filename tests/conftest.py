@@ -53,3 +53,19 @@ def tiny_model(small_cell: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     )
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture(scope="session")
+def recommended_model(small_cell: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tiny_model's flow (same data and seed) with the recommended preset's score."""
+    from typer.testing import CliRunner
+
+    from robotwatch.cli.main import app
+
+    out = tmp_path_factory.mktemp("recommended") / "tiny.rwmodel"
+    result = CliRunner().invoke(
+        app, ["train", str(small_cell), "--out", str(out), *TINY_TRAINING, "--preset", "recommended"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "(recommended preset)" in result.output
+    return out

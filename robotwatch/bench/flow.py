@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 
 from robotwatch.bench.timing import side_by_side
-from robotwatch.mtsflow.local_score import calibrate_rule, local_score, step_nll
 from robotwatch.mtsflow.localize import input_gradient
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
 from robotwatch.mtsflow.network.reference import reference_nll
+from robotwatch.mtsflow.recommended_score import calibrate_rule, evidence, recommended_score
 
 
 @dataclass(frozen=True)
@@ -81,15 +81,13 @@ def bench_flow(
     runtime = _onnx_session(flow, n_signals, n_steps) if dev.type == "cpu" else None
     with torch.inference_mode():
         # constants from the bench's own cycles: the arithmetic is what is timed, not the values
-        normal = step_nll(flow, x).double().cpu().numpy()
-        rule, mean, scale = calibrate_rule(normal, normal, rate_hz)
+        normal = evidence(flow, x, lengths)
+        rule, stats = calibrate_rule(normal, normal, rate_hz)
         work: dict[str, Callable[[], object]] = {
             "fast": lambda: flow.nll(x, lengths),
             "ref": lambda: reference_nll(flow, x),
             "thesis": lambda: flow.nll(x).cpu().numpy(),
-            "recommended": lambda: local_score(
-                step_nll(flow, x).double().cpu().numpy(), rule, mean, scale, rate_hz
-            ),
+            "recommended": lambda: recommended_score(evidence(flow, x, lengths), rule, stats, rate_hz),
         }
         if runtime is not None:
             x_np = x.numpy()

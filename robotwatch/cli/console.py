@@ -10,18 +10,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from rwcore.errors import UserError
+from rwcore.errors import UserError, validation_problems
 
 console = Console(stderr=True)
 out = Console()
-
-
-def validation_problems(exc: ValidationError) -> str:
-    """A pydantic error as one line: `key: what is wrong; other.key: ...`."""
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"].removeprefix("Value error, ")
-        for e in exc.errors()
-    )
 
 
 @contextmanager

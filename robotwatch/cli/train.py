@@ -48,7 +48,7 @@ def train(
         Literal["thesis", "recommended"],
         typer.Option(
             help="thesis: score by the NLL of the whole cycle, as the thesis; recommended: also by "
-            "its worst half second (README: the presets)"
+            "its worst half second and its most abnormal latent channel (README: the presets)"
         ),
     ] = "thesis",
 ) -> None:

@@ -4,7 +4,9 @@ The graph takes what `Scorer` feeds the flow: cycles normalized by the model's n
 zero-padded at the end to the model's padded length, `x` of shape (batch, signals, steps),
 float32, any batch size. It gives `score` (batch,), the anomaly score of each cycle as
 `MTSFlow.nll` computes it, and `step_nll` (batch, steps), each step's share of that score
-(0.5·Σ z² − log|det J| at that step), which sums to `score`.
+(0.5·Σ z² − log|det J| at that step), which sums to `score`, and `z` (batch, signals, steps),
+the latent cycle, from which the recommended preset's channel parts come
+(robotwatch.mtsflow.recommended_score).
 
 The convolutions are exported as plain convolutions (`ConvSubnet.direct`): the FFT path that
 `ConvSubnet` takes for long inputs computes the same numbers, but ONNX has no operator for its
@@ -31,7 +33,7 @@ OPSET = 17
 
 
 class ScoringGraph(nn.Module):
-    """(batch, signals, steps) normalized, padded cycles -> (score, step_nll)."""
+    """(batch, signals, steps) normalized, padded cycles -> (score, step_nll, z)."""
 
     def __init__(self, flow: MTSFlow) -> None:
         super().__init__()
@@ -40,10 +42,10 @@ class ScoringGraph(nn.Module):
             if isinstance(module, ConvSubnet):
                 module.direct = True
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         z, logdet = self.flow(x)
         step_nll = 0.5 * z.square().sum(1) - logdet
-        return step_nll.sum(1), step_nll
+        return step_nll.sum(1), step_nll, z
 
 
 def export_onnx(model: TrainedModel, path: str | PathLike[str]) -> None:
@@ -66,8 +68,8 @@ def export_flow(flow: MTSFlow, n_signals: int, n_steps: int, path: str | PathLik
             (torch.zeros(2, n_signals, n_steps),),
             str(path),
             input_names=["x"],
-            output_names=["score", "step_nll"],
-            dynamic_axes={"x": {0: "batch"}, "score": {0: "batch"}, "step_nll": {0: "batch"}},
+            output_names=["score", "step_nll", "z"],
+            dynamic_axes={name: {0: "batch"} for name in ("x", "score", "step_nll", "z")},
             opset_version=OPSET,
             dynamo=False,
         )

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 
 from robotwatch.mtsflow.data import training_cycles, training_set
-from robotwatch.mtsflow.local_score import calibrate_rule, local_score
 from robotwatch.mtsflow.localize import gradient_baseline
 from robotwatch.mtsflow.model_file import ModelCard, TrainedModel, TrainingInfo
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
+from robotwatch.mtsflow.recommended_score import calibrate_rule, recommended_score
 from robotwatch.mtsflow.score import Scorer
 from robotwatch.program import VORAUS_AD, Program
 from rwcore.thresholds import threshold_at_fpr
@@ -53,8 +53,9 @@ class FitOptions:
     scale: int = 2
     clamp: float = 1.2
     clamp_form: Literal["official", "thesis"] = "official"
-    # thesis: score = the NLL of the whole cycle; recommended: the local score beside it
-    # (robotwatch.mtsflow.local_score). The flow is trained the same way for both.
+    # thesis: score = the NLL of the whole cycle; recommended: the most abnormal of it, its
+    # worst stretch and its worst latent channel (robotwatch.mtsflow.recommended_score). The
+    # flow is trained the same way for both.
     preset: Literal["thesis", "recommended"] = "thesis"
 
 
@@ -180,7 +181,7 @@ def fit_model(
     del train
     calibrate(model, cal if cal else raw, options.target_fpr, device=settings.device)
     if options.preset == "recommended":
-        calibrate_local(model, raw, cal if cal else raw, options.target_fpr, device=settings.device)
+        calibrate_recommended(model, raw, cal if cal else raw, options.target_fpr, device=settings.device)
     model.card.training.seconds = round(time.perf_counter() - started, 1)
     return model
 
@@ -207,21 +208,21 @@ def calibrate(
     model.card.calibration_scores = [round(float(s), 3) for s in all_scores]
 
 
-def calibrate_local(
+def calibrate_recommended(
     model: TrainedModel,
     normal: Sequence[np.ndarray],
     calibration: Sequence[np.ndarray],
     target_fpr: float,
     device: str = "cpu",
 ) -> None:
-    """Give a calibrated model the recommended preset's local score: μ_t and σ_t from all
+    """Give a calibrated model the recommended preset's score: the normal statistics from all
     normal cycles, centres and scales and then the threshold from the calibration cycles."""
     scorer = Scorer(model, device=device)
-    calibration_nll = scorer.step_nll(calibration)
-    rule, mean, scale = calibrate_rule(scorer.step_nll(normal), calibration_nll, model.card.sample_rate_hz)
-    model.step_stats = (mean, scale)
-    scores = local_score(calibration_nll, rule, mean, scale, model.card.sample_rate_hz)
+    calibration_ev = scorer.evidence(calibration)
+    rule, stats = calibrate_rule(scorer.evidence(normal), calibration_ev, model.card.sample_rate_hz)
+    model.normal_stats = stats
+    scores = recommended_score(calibration_ev, rule, stats, model.card.sample_rate_hz)
     model.card.preset = "recommended"
-    model.card.local_rule = rule
+    model.card.score_rule = rule
     model.card.threshold = threshold_at_fpr(scores, target_fpr)
     model.card.calibration_scores = [round(float(s), 3) for s in scores]

@@ -1,5 +1,5 @@
 """The MTS-Flow model file (`.rwmodel`): weights, normalization, localization baseline, the
-per-step statistics of the recommended preset's local score, and a card with everything else
+normal statistics of the recommended preset's score, and a card with everything else
 (architecture, signals, rate, padded length, preset, threshold, training).
 
 The container (safetensors, a JSON card, the model id, refusing pickles) is rwcore's, shared
@@ -8,17 +8,17 @@ with the image models.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from os import PathLike
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from robotwatch.mtsflow.data import Normalizer
-from robotwatch.mtsflow.local_score import LocalRule
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
+from robotwatch.mtsflow.recommended_score import NormalStatistics, ScoreRule
 from robotwatch.program import VORAUS_AD, Program
 from rwcore.model_file import (
     ModelFileError,
@@ -63,10 +63,21 @@ class ModelCard(BaseModel):
     calibration_scores: list[float] = Field(description="scores of the held-out normal cycles")
     program: Program = Field(VORAUS_AD, description="the robot program the model was trained on")
     preset: Literal["thesis", "recommended"] = Field(
-        "thesis", description="thesis: the NLL of the whole cycle; recommended: with the local score"
+        "thesis", description="thesis: the NLL of the whole cycle; recommended: its four parts' maximum"
     )
-    local_rule: LocalRule | None = Field(None, description="the local score's constants (recommended)")
+    score_rule: ScoreRule | None = Field(None, description="the recommended score's constants")
     training: TrainingInfo
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_the_first_recommended_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "local_rule" in data:
+            raise ValueError(
+                "this model was trained with the first recommended preset (whole cycle and worst "
+                "stretch only), which this robotwatch no longer scores: train it again with "
+                "--preset recommended"
+            )
+        return data
 
 
 @dataclass
@@ -79,8 +90,8 @@ class TrainedModel:
     # Typical smoothed input-gradient magnitude per time step on normal cycles: the
     # yardstick for event strength in localization.
     gradient_baseline: np.ndarray
-    # The local score's μ_t and σ_t per step (robotwatch.mtsflow.local_score); None: thesis.
-    step_stats: tuple[np.ndarray, np.ndarray] | None = None
+    # The recommended score's statistics of normal cycles; None: thesis preset.
+    normal_stats: NormalStatistics | None = None
 
     @property
     def model_id(self) -> str:
@@ -92,9 +103,10 @@ def _tensors(model: TrainedModel) -> dict[str, torch.Tensor]:
     tensors["normalizer.mean"] = torch.from_numpy(model.normalizer.mean)
     tensors["normalizer.std"] = torch.from_numpy(model.normalizer.std)
     tensors["localization.gradient_baseline"] = torch.from_numpy(model.gradient_baseline.astype(np.float32))
-    if model.step_stats is not None:
-        tensors["local_score.step_mean"] = torch.from_numpy(model.step_stats[0].astype(np.float64))
-        tensors["local_score.step_scale"] = torch.from_numpy(model.step_stats[1].astype(np.float64))
+    if model.normal_stats is not None:
+        for f in fields(NormalStatistics):
+            array = getattr(model.normal_stats, f.name).astype(np.float64)
+            tensors[f"recommended_score.{f.name}"] = torch.from_numpy(array)
     return tensors
 
 
@@ -123,15 +135,23 @@ def load_model(path: str | PathLike[str], device: str | torch.device = "cpu") ->
         raise ModelFileError(path, f"lacks the tensor {exc}") from exc
     if len(normalizer.mean) != len(card.signals) or len(baseline) != card.padded_length:
         raise ModelFileError(path, "normalization or localization tensors do not match the model card")
-    step_stats = None
-    if card.local_rule is not None:
+    normal_stats = None
+    if card.score_rule is not None:
         try:
-            step_stats = (tensors["local_score.step_mean"].numpy(), tensors["local_score.step_scale"].numpy())
+            arrays = {
+                f.name: tensors[f"recommended_score.{f.name}"].numpy() for f in fields(NormalStatistics)
+            }
         except KeyError as exc:
-            raise ModelFileError(path, f"has a local score but lacks the tensor {exc}") from exc
-        if any(len(a) != card.padded_length for a in step_stats):
-            raise ModelFileError(path, "the local score's tensors do not match the padded length")
+            raise ModelFileError(path, f"has a recommended score but lacks the tensor {exc}") from exc
+        normal_stats = NormalStatistics(**arrays)
+        steps = (normal_stats.step_mean, normal_stats.step_scale)
+        if any(len(a) != card.padded_length for a in steps) or any(
+            len(a) != len(card.signals) for name, a in arrays.items() if not name.startswith("step")
+        ):
+            raise ModelFileError(
+                path, "the recommended score's tensors do not match the padded length and signals"
+            )
     flow.eval().to(device)
     return TrainedModel(
-        flow=flow, normalizer=normalizer, card=card, gradient_baseline=baseline, step_stats=step_stats
+        flow=flow, normalizer=normalizer, card=card, gradient_baseline=baseline, normal_stats=normal_stats
     )

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from robotwatch.mtsflow.data import pad_batch
-from robotwatch.mtsflow.local_score import local_onset, local_score, step_nll
 from robotwatch.mtsflow.localize import Event, find_events, gradient_profile, input_gradient
 from robotwatch.mtsflow.model_file import TrainedModel
+from robotwatch.mtsflow.recommended_score import Evidence, evidence, local_onset, recommended_score
 from rwcore.device import pick_device
 
 
@@ -69,46 +69,46 @@ class Scorer:
     def threshold(self) -> float:
         return self.model.card.threshold
 
-    def _chunks(self, raw: Sequence[np.ndarray]) -> Iterator[tuple[int, torch.Tensor]]:
-        """(cycles it holds, batch) for consecutive chunks of the cycles."""
+    def _chunks(self, raw: Sequence[np.ndarray]) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        """(cycles it holds, batch, steps of each cycle in it) for consecutive chunks of the cycles."""
         card = self.model.card
         size = self.canonical_batch
         filler = np.zeros((1, len(card.signals)), np.float32)
         for start in range(0, len(raw), size):
             part = [self.model.normalizer.transform(c) for c in raw[start : start + size]]
-            x, _, _ = pad_batch(part + [filler] * (size - len(part)), card.padded_length)
-            yield len(part), x.to(self.device)
+            x, lengths, _ = pad_batch(part + [filler] * (size - len(part)), card.padded_length)
+            yield len(part), x.to(self.device), lengths
 
     def score(self, raw: Sequence[np.ndarray]) -> np.ndarray:
         """Anomaly scores (higher = more anomalous) of the cycles: the NLL of the whole cycle
-        (thesis preset) or the local score (recommended preset)."""
-        if self.model.step_stats is not None:
-            return self._local_scores(self.step_nll(raw))
+        (thesis preset) or the recommended score (recommended preset)."""
+        if self.model.normal_stats is not None:
+            return self._recommended_scores(self.evidence(raw))
         scores = [np.empty(0)]
         with torch.inference_mode():
-            for n, x in self._chunks(raw):
+            for n, x, _ in self._chunks(raw):
                 # Without lengths every cycle is computed over the whole padded length: the
                 # same work, whatever its neighbours.
                 scores.append(self.flow.nll(x).double().cpu().numpy()[:n])
         return np.concatenate(scores)
 
-    def step_nll(self, raw: Sequence[np.ndarray]) -> np.ndarray:
-        """Each cycle's NLL per step over the padded length, (B, T); sums to the thesis score."""
-        parts = [np.empty((0, self.model.card.padded_length))]
+    def evidence(self, raw: Sequence[np.ndarray]) -> Evidence:
+        """Each cycle's NLL per step and its latent channels' energy and offset (one pass)."""
+        parts = []
         with torch.inference_mode():
-            for n, x in self._chunks(raw):
-                parts.append(step_nll(self.flow, x).double().cpu().numpy()[:n])
-        return np.concatenate(parts)
+            for n, x, lengths in self._chunks(raw):
+                parts.append(evidence(self.flow, x, lengths)[:n])
+        return Evidence.concatenate(parts)
 
-    def _local_scores(self, nll: np.ndarray) -> np.ndarray:
-        rule, stats = self.model.card.local_rule, self.model.step_stats
+    def _recommended_scores(self, ev: Evidence) -> np.ndarray:
+        rule, stats = self.model.card.score_rule, self.model.normal_stats
         assert rule is not None and stats is not None
-        return local_score(nll, rule, *stats, self.rate)
+        return recommended_score(ev, rule, stats, self.rate)
 
     def gradients(self, raw: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores (B,), input gradients (B, S, T) and smoothed profiles (B, T)."""
         scores, grads = [], []
-        for n, x in self._chunks(raw):
+        for n, x, _ in self._chunks(raw):
             s, g = input_gradient(self.flow, x)
             scores.append(s.double().cpu().numpy()[:n])
             grads.append(g.cpu().numpy()[:n])
@@ -130,9 +130,9 @@ class Scorer:
         if not raw:
             return []
         padded = self.model.card.padded_length
-        stats = self.model.step_stats
-        nll = self.step_nll(raw) if stats is not None else None
-        scores = self.score(raw) if nll is None else self._local_scores(nll)
+        stats, rule = self.model.normal_stats, self.model.card.score_rule
+        ev = self.evidence(raw) if stats is not None else None
+        scores = self.score(raw) if ev is None else self._recommended_scores(ev)
         # A score that is not finite is the strongest sign of an anomaly there is.
         flagged = ~np.isfinite(scores) | (scores > self.threshold)
         selected = {
@@ -149,7 +149,9 @@ class Scorer:
             for j, i in enumerate(wanted):
                 n = min(len(raw[i]), padded)
                 profiles[i] = smoothed[j][:n]
-                onset = None if nll is None or stats is None else local_onset(nll[i], *stats, self.rate, n)
+                onset = None
+                if ev is not None and stats is not None and rule is not None:
+                    onset = local_onset(ev.step_nll[i], stats, rule, self.rate, n)
                 events[i] = tuple(
                     find_events(
                         grads[j],
