@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from robotwatch.cli.console import console, out, user_errors
+from robotwatch.mtsflow.presets import DEFAULT_PRESET, Preset
 
 if TYPE_CHECKING:
     from robotwatch.mtsflow.model_file import TrainedModel
@@ -52,9 +53,7 @@ def evaluate(
     ] = 100.0,
     signals: Annotated[str, typer.Option(help="signal group when training or fitting here")] = "machine",
     seed: Annotated[int, typer.Option(help="first seed when training here")] = 177,
-    preset: Annotated[
-        Literal["thesis", "recommended"], typer.Option(help="MTS-Flow's preset when training here")
-    ] = "thesis",
+    preset: Annotated[Preset, typer.Option(help="MTS-Flow's preset when training here")] = DEFAULT_PRESET,
 ) -> None:
     """AUROC per anomaly category against all normal test cycles (voraus-AD protocol), their
     mean, and the localization error where the data has ground truth."""
@@ -212,7 +211,7 @@ def _models(
     signals: str,
     seed: int,
     device: str,
-    preset: Literal["thesis", "recommended"],
+    preset: Preset,
 ) -> list[TrainedModel]:
     """The model given, or `runs` fresh ones trained on DATA with consecutive seeds."""
     from robotwatch.mtsflow.model_file import load_model

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import typer
 
 from robotwatch.cli.console import console
+from robotwatch.mtsflow.presets import DEFAULT_PRESET, Preset
 
 if TYPE_CHECKING:  # the commands import torch only when they run, so `--help` stays fast
     from replay.reader import Part
@@ -32,7 +33,7 @@ def train_with_progress(
     dilation: int = 2,
     calibration_fraction: float = 0.1,
     target_fpr: float = 0.01,
-    preset: Literal["thesis", "recommended"] = "thesis",
+    preset: Preset = DEFAULT_PRESET,
 ) -> TrainedModel:
     """Train MTS-Flow on `data` under a progress bar, save it to `out`, return it."""
     from rich.progress import (

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
 from robotwatch.cli.console import console, user_errors
 from robotwatch.cli.progress import train_with_progress
+from robotwatch.mtsflow.presets import DEFAULT_PRESET, Preset
 
 
 def train(
@@ -45,12 +46,12 @@ def train(
         typer.Option(min=0.0001, max=0.5, help="false-positive rate the threshold aims at on normal cycles"),
     ] = 0.01,
     preset: Annotated[
-        Literal["thesis", "recommended"],
+        Preset,
         typer.Option(
             help="thesis: score by the NLL of the whole cycle, as the thesis; recommended: also by "
             "its worst half second and its most abnormal latent channel (README: the presets)"
         ),
-    ] = "thesis",
+    ] = DEFAULT_PRESET,
 ) -> None:
     """Train MTS-Flow on normal cycles and calibrate its alarm threshold."""
     with user_errors():

@@ -5,5 +5,7 @@ network     the normalizing flow itself (torch modules) and its plain reference
 fit         training and threshold calibration, reporting through a progress callback
 score       Scorer.score_cycles: the one way a cycle gets its score and events
 localize    events from the input gradient of the score
+presets     thesis or recommended: how a trained flow scores a cycle
+recommended_score  the recommended preset's score and first event
 model_file  the .rwmodel file
 """

@@ -23,6 +23,7 @@ from robotwatch.mtsflow.data import training_cycles, training_set
 from robotwatch.mtsflow.localize import gradient_baseline
 from robotwatch.mtsflow.model_file import ModelCard, TrainedModel, TrainingInfo
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
+from robotwatch.mtsflow.presets import DEFAULT_PRESET, Preset
 from robotwatch.mtsflow.recommended_score import calibrate_rule, recommended_score
 from robotwatch.mtsflow.score import Scorer
 from robotwatch.program import VORAUS_AD, Program
@@ -53,10 +54,7 @@ class FitOptions:
     scale: int = 2
     clamp: float = 1.2
     clamp_form: Literal["official", "thesis"] = "official"
-    # thesis: score = the NLL of the whole cycle; recommended: the most abnormal of it, its
-    # worst stretch and its worst latent channel (robotwatch.mtsflow.recommended_score). The
-    # flow is trained the same way for both.
-    preset: Literal["thesis", "recommended"] = "thesis"
+    preset: Preset = DEFAULT_PRESET
 
 
 class FitProgress:

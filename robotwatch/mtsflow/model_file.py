@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from robotwatch.mtsflow.data import Normalizer
 from robotwatch.mtsflow.network import FlowConfig, MTSFlow
+from robotwatch.mtsflow.presets import Preset
 from robotwatch.mtsflow.recommended_score import NormalStatistics, ScoreRule
 from robotwatch.program import VORAUS_AD, Program
 from rwcore.model_file import (
@@ -62,7 +63,7 @@ class ModelCard(BaseModel):
     target_fpr: float
     calibration_scores: list[float] = Field(description="scores of the held-out normal cycles")
     program: Program = Field(VORAUS_AD, description="the robot program the model was trained on")
-    preset: Literal["thesis", "recommended"] = Field(
+    preset: Preset = Field(
         "thesis", description="thesis: the NLL of the whole cycle; recommended: its four parts' maximum"
     )
     score_rule: ScoreRule | None = Field(None, description="the recommended score's constants")

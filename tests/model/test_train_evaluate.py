@@ -53,14 +53,16 @@ def test_saving_again_gives_the_same_model_id(tiny_model: Path, tmp_path: Path) 
     assert load_model(tmp_path / "copy.rwmodel").model_id == model.model_id
 
 
-def test_training_is_reproducible_for_a_seed(small_cell: Path, tiny_model: Path, tmp_path: Path) -> None:
+def test_training_is_reproducible_for_a_seed(
+    small_cell: Path, recommended_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "again.rwmodel"
     result = runner.invoke(
         app,
         ["train", str(small_cell), "--out", str(out), *TINY_TRAINING],
     )
     assert result.exit_code == 0, result.output
-    assert load_model(out).model_id == load_model(tiny_model).model_id
+    assert load_model(out).model_id == load_model(recommended_model).model_id
     # a small cell holds out a handful of normal cycles: too few to pin a 1 % rate, and it says so
     assert "needs at least 100 to be set at all" in " ".join(result.output.split())
 
