@@ -16,10 +16,12 @@ the whole cycle. So the score looks at the steps and at the channels themselves:
    and unit spread for a perfect flow). Each against normal cycles' mean and spread for that
    channel; E = the largest standardized energy, O = the largest standardized |offset|.
 3. score = max over the parts (G, L, E, O) of (part − centre) / scale, centres and scales
-   from the calibration cycles, so that any one part can carry a cycle over the threshold.
+   from all normal cycles (training and calibration: a handful of calibration cycles gives
+   no spread to speak of), so that any one part can carry a cycle over the threshold. The
+   threshold is set on this score over the calibration cycles, like the thesis one.
 
 It costs no extra pass of the flow: everything comes from the z and log|det J| that the
-thesis score sums. The threshold is set on this score like the thesis one. u_t also says
+thesis score sums. u_t also says
 when: a localized cycle's first event is where its departure begins (`local_onset`); the
 signals and axes behind it still come from the input gradient.
 """
@@ -154,10 +156,10 @@ def raw_parts(ev: Evidence, stats: NormalStatistics, window_steps: int) -> dict[
 def calibrate_rule(
     normal: Evidence, calibration: Evidence, rate_hz: float, window_s: float = WINDOW_S
 ) -> tuple[ScoreRule, NormalStatistics]:
-    """The rule and statistics from normal cycles' evidence (training and calibration cycles)
-    and the calibration cycles' alone (which set the centres and scales)."""
+    """The rule and statistics from normal cycles' evidence (training and calibration cycles),
+    and the calibration cycles' alone for the onset level."""
     stats = normal_statistics(normal, rate_hz)
-    parts = raw_parts(calibration, stats, max(1, round(window_s * rate_hz)))
+    parts = raw_parts(normal, stats, max(1, round(window_s * rate_hz)))
     onset_level = max(
         float(departure(nll, stats, rate_hz, int(n)).max())
         for nll, n in zip(calibration.step_nll, calibration.n_steps, strict=True)

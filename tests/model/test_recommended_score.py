@@ -89,6 +89,16 @@ def test_a_latent_channel_a_little_off_all_cycle_long_is_found_by_the_channel_pa
         assert auroc(score[:60], score[60:]) > 0.97, change
 
 
+def test_a_handful_of_calibration_cycles_still_gives_parts_in_units_of_the_normal_spread() -> None:
+    rng = np.random.default_rng(3)
+    normal, _ = calibrated(rng)
+    few = cycles_evidence(latent(2, rng))  # a small cell holds out two or three cycles
+    rule, stats = calibrate_rule(Evidence.concatenate([normal, few]), few, RATE)
+    fresh = recommended_score(cycles_evidence(latent(100, rng)), rule, stats, RATE)
+    # the max of four parts of unit spread: about 1 above their centre, not tens
+    assert np.percentile(fresh, 99) < 5
+
+
 def test_the_channel_parts_count_only_the_cycles_own_steps() -> None:
     z = latent(2, np.random.default_rng(2))
     padded = z.clone()
