@@ -247,13 +247,19 @@ def bench_serve(
         with tempfile.TemporaryDirectory(prefix="robotwatch-bench-") as tmp:
             workdir = Path(tmp)
             train, data = workdir / "train.parquet", workdir / "stream.parquet"
-            # A 100 Hz model (T ~ 1150) as in the MTS-Flow issue, fed by 500 Hz frames of the same cell.
-            write_dataset(train, load_profile("default"), n_cycles=40, rate=500, seed=5)
+            # A 100 Hz model (T ~ 1150) as in the MTS-Flow issue, fed by frames of the same cell at
+            # `rate_hz`. Enough normal cycles that its threshold means something (a model with two
+            # calibration cycles flags half of all cycles, and the bench measures localization).
+            write_dataset(train, load_profile("default"), n_cycles=120, rate=100, seed=5)
             model = fit_model(
                 train, FitOptions(signals=SIGNALS, rate_hz=100), TrainingSettings(epochs=4, batch_size=8)
             )
             save_model(model, workdir / "model.rwmodel")
-            write_dataset(data, load_profile("default"), n_cycles=n_cycles, rate=int(rate_hz), seed=6)
+            # Normal cycles only: what serve does while anomalies are rare (flagged_fraction says
+            # how many the model still flagged, each of them localized).
+            write_dataset(
+                data, load_profile("default"), n_cycles=n_cycles, rate=int(rate_hz), seed=6, categories=()
+            )
             for robots in steps:
                 step = _step(
                     workdir / "model.rwmodel",
