@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from replay.schema import Action
@@ -68,7 +69,8 @@ class Program(BaseModel):
     def unknown(self, codes: Iterable[int]) -> list[int]:
         """The codes among `codes` that are no step of this program."""
         known = {s.code for s in self.steps}
-        return sorted({int(c) for c in codes} - known)
+        # asked for every frame's action codes: unique them in numpy, not one by one
+        return [int(c) for c in np.unique(np.asarray(codes, dtype=np.int64)) if int(c) not in known]
 
 
 VORAUS_AD = Program(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +45,8 @@ class LoadedModel:
     def model_id(self) -> str:
         return self.model.model_id
 
-    @property
-    def list_id(self) -> int:
+    @cached_property
+    def list_id(self) -> int:  # asked for every frame: a hash of 130 names, once
         return signal_list_id(self.model.card.signals)
 
     def assembles_like(self, other: LoadedModel) -> bool:
