@@ -213,8 +213,9 @@ def calibrate_recommended(
     target_fpr: float,
     device: str = "cpu",
 ) -> None:
-    """Give a calibrated model the recommended preset's score: the normal statistics from all
-    normal cycles, centres and scales and then the threshold from the calibration cycles."""
+    """Give a calibrated model the recommended preset's score: the normal statistics, centres
+    and scales from all normal cycles, the onset level and the threshold from the calibration
+    cycles."""
     scorer = Scorer(model, device=device)
     calibration_ev = scorer.evidence(calibration)
     rule, stats = calibrate_rule(scorer.evidence(normal), calibration_ev, model.card.sample_rate_hz)

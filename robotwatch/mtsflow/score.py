@@ -82,6 +82,8 @@ class Scorer:
     def score(self, raw: Sequence[np.ndarray]) -> np.ndarray:
         """Anomaly scores (higher = more anomalous) of the cycles: the NLL of the whole cycle
         (thesis preset) or the recommended score (recommended preset)."""
+        if not raw:
+            return np.empty(0)
         if self.model.normal_stats is not None:
             return self._recommended_scores(self.evidence(raw))
         scores = [np.empty(0)]
@@ -94,7 +96,9 @@ class Scorer:
 
     def evidence(self, raw: Sequence[np.ndarray]) -> Evidence:
         """Each cycle's NLL per step and its latent channels' energy and offset (one pass)."""
-        parts = []
+        steps, signals = self.model.card.padded_length, len(self.model.card.signals)
+        none = np.empty((0, signals))
+        parts = [Evidence(np.empty((0, steps)), np.empty(0, np.int64), none, none)]
         with torch.inference_mode():
             for n, x, lengths in self._chunks(raw):
                 parts.append(evidence(self.flow, x, lengths)[:n])

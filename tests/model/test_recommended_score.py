@@ -166,6 +166,7 @@ def test_the_recommended_preset_trains_the_thesis_flow_and_scores_it_locally(
     ev = Scorer(recommended).evidence(cycles)
     np.testing.assert_allclose(ev.step_nll.sum(1), whole, rtol=1e-6, atol=1e-2)
     assert not np.allclose(ours, whole)
+    assert Scorer(recommended).score([]).shape == (0,)
     # the first event of a localized cycle is its local onset; its signals still come from the gradient
     scorer = Scorer(recommended)
     results = scorer.score_cycles(cycles, localize=Localize.ALL)
