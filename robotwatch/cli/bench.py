@@ -106,8 +106,7 @@ def bench(
             ratio = f.recommended_score_ms_per_cycle / f.thesis_score_ms_per_cycle
             out.print(
                 f"score as served ({f.device}, {f.rate_hz:g} Hz, batch {f.batch}, whole padded length): "
-                f"thesis "
-                f"preset {f.thesis_score_ms_per_cycle:.1f} ms, recommended preset "
+                f"thesis preset {f.thesis_score_ms_per_cycle:.1f} ms, recommended preset "
                 f"{f.recommended_score_ms_per_cycle:.1f} ms per cycle ({ratio:.2f}× the thesis; at most 2×)"
             )
     out.print(

@@ -144,14 +144,10 @@ def load_model(path: str | PathLike[str], device: str | torch.device = "cpu") ->
             }
         except KeyError as exc:
             raise ModelFileError(path, f"has a recommended score but lacks the tensor {exc}") from exc
+        for name, array in arrays.items():  # per step, or per signal (latent channel)
+            if len(array) != (card.padded_length if name.startswith("step_") else len(card.signals)):
+                raise ModelFileError(path, f"the recommended score's {name} does not match the model card")
         normal_stats = NormalStatistics(**arrays)
-        steps = (normal_stats.step_mean, normal_stats.step_scale)
-        if any(len(a) != card.padded_length for a in steps) or any(
-            len(a) != len(card.signals) for name, a in arrays.items() if not name.startswith("step")
-        ):
-            raise ModelFileError(
-                path, "the recommended score's tensors do not match the padded length and signals"
-            )
     flow.eval().to(device)
     return TrainedModel(
         flow=flow, normalizer=normalizer, card=card, gradient_baseline=baseline, normal_stats=normal_stats

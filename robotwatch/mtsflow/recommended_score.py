@@ -21,9 +21,9 @@ the whole cycle. So the score looks at the steps and at the channels themselves:
    threshold is set on this score over the calibration cycles, like the thesis one.
 
 It costs no extra pass of the flow: everything comes from the z and log|det J| that the
-thesis score sums. u_t also says
-when: a localized cycle's first event is where its departure begins (`local_onset`); the
-signals and axes behind it still come from the input gradient.
+thesis score sums. u_t also says when: a localized cycle's first event is where its
+departure begins (`local_onset`); the signals and axes behind it still come from the input
+gradient.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def normal_statistics(normal: Evidence, rate_hz: float) -> NormalStatistics:
 
 
 def raw_parts(ev: Evidence, stats: NormalStatistics, window_steps: int) -> dict[str, np.ndarray]:
-    """G, L, E and O per cycle, before the calibration's centres and scales."""
+    """G, L, E and O per cycle, before their centres and scales."""
     u = (ev.step_nll - stats.step_mean) / stats.step_scale
     return {
         "whole": ev.step_nll.sum(-1),
@@ -180,10 +180,9 @@ def calibrate_rule(
 def standardized_parts(
     ev: Evidence, rule: ScoreRule, stats: NormalStatistics, rate_hz: float
 ) -> dict[str, np.ndarray]:
-    """Each part per cycle in units of its spread over the calibration cycles."""
+    """Each part per cycle in units of its spread over normal cycles."""
     parts = raw_parts(ev, stats, max(1, round(rule.window_s * rate_hz)))
-    scales: dict[str, Standardization] = {name: getattr(rule, name) for name in PARTS}
-    return {name: (p - scales[name].center) / scales[name].scale for name, p in parts.items()}
+    return {name: (p - getattr(rule, name).center) / getattr(rule, name).scale for name, p in parts.items()}
 
 
 def recommended_score(ev: Evidence, rule: ScoreRule, stats: NormalStatistics, rate_hz: float) -> np.ndarray:
