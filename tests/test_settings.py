@@ -130,3 +130,9 @@ def test_numeric_options_have_ranges(args: list[str]) -> None:
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("robotwatch ")
+
+
+def test_scoring_threads_are_at_least_one(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as error:
+        load(ServeSettings, _toml(tmp_path, "scoring_threads = 0\n"), env={})
+    assert "scoring_threads = 0: input should be greater than or equal to 1" in str(error.value)

@@ -6,7 +6,9 @@ passes when the consumer lag stays bounded, every cycle gets its verdict and 99 
 within a second of the cycle's end. Latency is cycle end (the publication of its last frame)
 to verdict (the broker's timestamp of the verdict); each robot's last cycle, which closes on
 the idle timeout by design, is left out. Beside it, serve's own cost: its CPU time (from
-/proc) per robot-second streamed, and its resident memory above an idle serve per robot.
+/proc) per robot-second streamed, and its resident memory above an idle serve per robot; and
+what the machine's cores did meanwhile (serve, the broker where it is the bench's own, the
+publisher, all processes), since on a small machine all three share the same cores.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +31,7 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer
 
 from robotwatch.bench.broker import LocalBroker, create_topics, free_port
-from robotwatch.bench.process import cpu_s, rss_mb
+from robotwatch.bench.process import cpu_s, machine_cpu_s, rss_mb
 from robotwatch.playback.file_stream import file_frames
 from robotwatch.stream.clients import frame_producer
 
@@ -53,6 +56,13 @@ class ServeStep:
     serve_cpu_ms_per_robot_s: float  # serve's CPU time per second of one robot's stream
     serve_rss_mb: float  # at the end of the stream
     rss_mb_per_robot: float  # above the same serve before the stream began
+    # cores busy on average while the stream ran: serve, the local broker (None: a broker of
+    # the user's), the publisher, and every process of the machine together (of `machine_cores`)
+    serve_cores: float
+    broker_cores: float | None
+    publisher_cores: float
+    machine_busy_cores: float
+    machine_cores: int
 
 
 @dataclass(frozen=True)
@@ -86,8 +96,10 @@ def _publisher(args: tuple, results: multiprocessing.Queue) -> None:
 
 async def _publish(
     data: Path, signals: list[str], bootstrap: str, topic: str, robots: int, port: int
-) -> tuple[dict[tuple[str, int], float], float, list[int]]:
-    """Real-time publication; returns each cycle's end (wall clock), the worst lateness and lag samples."""
+) -> tuple[dict[tuple[str, int], float], float, list[int], float]:
+    """Real-time publication; returns each cycle's end (wall clock), the worst lateness, lag
+    samples and the CPU seconds the publishing took."""
+    cpu_before = time.process_time()
     producer = frame_producer({"bootstrap_servers": bootstrap})
     await producer.start()
     ends: dict[tuple[str, int], float] = {}
@@ -109,7 +121,7 @@ async def _publish(
         await producer.flush()
     finally:
         await producer.stop()
-    return ends, late, lags
+    return ends, late, lags, time.process_time() - cpu_before
 
 
 async def _verdicts(bootstrap: str, topic: str, expected: int, limit_s: float) -> list:
@@ -141,6 +153,7 @@ def _step(
     n_cycles: int,
     workdir: Path,
     localize: str,
+    broker_pid: int | None = None,
 ) -> ServeStep:
     names = {k: f"{k}-{uuid.uuid4().hex[:6]}" for k in ("signals", "anomalies", "dlq")}
     asyncio.run(create_topics(bootstrap, list(names.values()), partitions=4))
@@ -171,18 +184,23 @@ def _step(
                 raise RuntimeError("serve did not join its group")
             time.sleep(0.3)
         idle_rss, cpu_before, began = rss_mb(serve.pid), cpu_s(serve.pid), time.monotonic()
+        broker_before = cpu_s(broker_pid) if broker_pid else 0.0
+        machine_before = machine_cpu_s()
         results: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
         publisher = multiprocessing.get_context("spawn").Process(
             target=_publisher, args=((data, signals, bootstrap, names["signals"], robots, port), results)
         )
         publisher.start()
-        ends, late, lags = results.get()
+        ends, late, lags, publisher_cpu_s = results.get()
         publisher.join()
         streamed_s = time.monotonic() - began
+        machine_busy_s = machine_cpu_s() - machine_before
+        broker_cpu_s = cpu_s(broker_pid) - broker_before if broker_pid else None
+        serve_cpu_s = cpu_s(serve.pid) - cpu_before
         expected = robots * n_cycles
         records = asyncio.run(_verdicts(bootstrap, names["anomalies"], expected, limit_s=20))
         end_lag = int(_health(port).get("consumer_lag", 0))
-        used_s, rss = cpu_s(serve.pid) - cpu_before, rss_mb(serve.pid)
+        rss = rss_mb(serve.pid)
     finally:
         serve.terminate()
         serve.wait(60)
@@ -217,9 +235,14 @@ def _step(
         service_p99,
         round(flagged, 3),
         kept_up,
-        round(1000 * used_s / (robots * streamed_s), 2),
+        round(1000 * serve_cpu_s / (robots * streamed_s), 2),
         round(rss, 1),
         round((rss - idle_rss) / robots, 2),
+        round(serve_cpu_s / streamed_s, 2),
+        None if broker_cpu_s is None else round(broker_cpu_s / streamed_s, 2),
+        round(publisher_cpu_s / streamed_s, 2),
+        round(machine_busy_s / streamed_s, 2),
+        os.cpu_count() or 1,  # the cores /proc/stat counts
     )
 
 
@@ -270,6 +293,7 @@ def bench_serve(
                     n_cycles,
                     workdir,
                     localize,
+                    broker.proc.pid if broker is not None else None,
                 )
                 results.append(step)
                 if on_step is not None:

@@ -192,6 +192,7 @@ def _serve_table(figures):
         "in serve p50/p99 ms",
         "serve CPU ms per robot-s",
         "serve MB (per robot)",
+        "cores: serve / broker / publisher / machine",
         "kept up",
     ):
         table.add_column(column, justify="right")
@@ -209,10 +210,13 @@ def _serve_table(figures):
             f"{s.service_latency_p50_ms:.0f}/{s.service_latency_p99_ms:.0f}",
             f"{s.serve_cpu_ms_per_robot_s:.1f}",
             f"{s.serve_rss_mb:.0f} ({s.rss_mb_per_robot:.1f})",
+            f"{s.serve_cores:.2f} / {'-' if s.broker_cores is None else f'{s.broker_cores:.2f}'} / "
+            f"{s.publisher_cores:.2f} / {s.machine_busy_cores:.2f} of {s.machine_cores}",
             "[green]yes[/]" if s.kept_up else "[red]no[/]",
         )
     table.caption = (
         f"localize = {figures.localize}; latency = last frame published -> verdict's broker timestamp; "
-        f"in serve = cycle closed -> verdict made"
+        f"in serve = cycle closed -> verdict made; cores = CPU time / stream time (the broker's "
+        f"where it is the bench's own)"
     )
     return table

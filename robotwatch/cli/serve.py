@@ -48,9 +48,12 @@ def serve(
     Settings come from --config (TOML), ROBOTWATCH_* environment variables (nested with __,
     e.g. ROBOTWATCH_KAFKA__SASL_MECHANISM) and these options, the latter winning.
     """
+    import torch
+
     from robotwatch.config import load
     from robotwatch.fleet.registry import ModelRegistry
     from robotwatch.stream.logs import setup_logging
+    from robotwatch.stream.scoring import available_cores, cpu_threads
     from robotwatch.stream.service import Service
     from robotwatch.stream.settings import ServeSettings, model_files
 
@@ -71,6 +74,8 @@ def serve(
         settings, _ = load(ServeSettings, config, overrides)
         registry = ModelRegistry(model_files(settings), settings.device, settings.models_dir)
         registry.load_all()
+        threads = cpu_threads(settings.scoring_threads, available_cores())
+        torch.set_num_threads(threads)  # for the whole process: serve is its only user
     if dashboard:
         setup_logging("rich", console=console)  # log lines print above the live view
     else:
@@ -79,7 +84,8 @@ def serve(
     loaded = ", ".join(f"{e['robots']} -> {e['model_id']}" for e in registry.info())
     console.print(
         f"robotwatch serve: {loaded}; {settings.signals_topic} -> {settings.anomalies_topic} "
-        f"on {settings.kafka.bootstrap_servers}, group {settings.group}",
+        f"on {settings.kafka.bootstrap_servers}, group {settings.group}; "
+        f"{threads} CPU thread{'s' if threads > 1 else ''} per forward pass",
         soft_wrap=True,
     )
     asyncio.run(_run(service, dashboard))

@@ -15,9 +15,12 @@ shutdown, which waits for the queues, waits for localization too.
 from __future__ import annotations
 
 import asyncio
+import math
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from robotwatch.stream.batching import CycleCost, batch_size
 from robotwatch.stream.intake import Queued
@@ -25,6 +28,27 @@ from robotwatch.stream.sources import Source, Work
 from robotwatch.stream.verdicts import Verdict
 
 Publish = Callable[[Work, int, Verdict], None]
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
+
+
+def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """Cores this process may use: its CPU affinity, capped by a container's CPU limit."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()
+        return cores if quota == "max" else max(1, min(cores, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):  # no cgroup v2 here, or a file we cannot read
+        return cores
+
+
+def cpu_threads(configured: int | None, cores: int) -> int:
+    """Threads a forward pass on the CPU may use: `configured`, else every core but one.
+
+    The event loop decodes and assembles every frame of every robot; a forward pass on every
+    core makes it wait, and the fleet's frames with it (side by side on 2 cores, 100 and 125
+    robots at 500 Hz: one thread kept the verdicts closer to real time than two).
+    """
+    return configured if configured is not None else max(1, cores - 1)
 
 
 class ScoringStage:

@@ -130,6 +130,12 @@ class ServeSettings(BaseModel):
         25.0, gt=0, description="shutdown finishes within this; a second signal exits at once"
     )
     device: str = "auto"
+    scoring_threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads of one forward pass (default: every core but one, which "
+        "reading and assembling the frames keeps)",
+    )
 
     vision_model: Path | None = Field(None, description="image model: also score camera frames")
     frames_topic: str = "cell.frames"

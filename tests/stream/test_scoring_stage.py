@@ -4,6 +4,7 @@ forward pass, flagged ones after their localization, every cycle exactly once.""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from aiokafka import TopicPartition
@@ -13,7 +14,7 @@ from robotwatch.mtsflow.score import Localize
 from robotwatch.playback.file_stream import file_frames
 from robotwatch.stream.assembled_cycle import AssembledCycle
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
-from robotwatch.stream.scoring import ScoringStage
+from robotwatch.stream.scoring import ScoringStage, available_cores, cpu_threads
 from robotwatch.stream.sources import SignalSource, Work
 from robotwatch.stream.verdicts import Verdict
 
@@ -64,3 +65,23 @@ async def test_no_normal_verdict_waits_for_the_events_of_a_flagged_cycle(
         assert verdict.anomalous == alone.anomalous and bool(verdict.events) == verdict.anomalous
         assert verdict.events == alone.events
         assert verdict.score == alone.score  # bit for bit: the two passes change no score
+
+
+def test_a_forward_pass_leaves_the_event_loop_a_core_unless_told_otherwise() -> None:
+    assert cpu_threads(None, cores=2) == 1
+    assert cpu_threads(None, cores=16) == 15
+    assert cpu_threads(None, cores=1) == 1  # one core: shared, but never zero threads
+    assert cpu_threads(4, cores=2) == 4  # a setting wins
+
+
+def test_a_container_cpu_limit_caps_the_cores(tmp_path: Path) -> None:
+    cpu_max, affinity = tmp_path / "cpu.max", len(os.sched_getaffinity(0))
+    cpu_max.write_text("max 100000\n")
+    assert available_cores(cpu_max) == affinity
+    cpu_max.write_text("50000 100000\n")  # half a core: still one
+    assert available_cores(cpu_max) == 1
+    cpu_max.write_text("150000 100000\n")  # a limit of 1.5 cores: two threads may run
+    assert available_cores(cpu_max) == min(2, affinity)
+    cpu_max.write_text(f"{affinity * 300000} 100000\n")  # more than the machine has
+    assert available_cores(cpu_max) == affinity
+    assert available_cores(tmp_path / "absent") == affinity

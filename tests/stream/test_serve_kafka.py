@@ -78,7 +78,9 @@ def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
 ) -> None:
     cell, model_path, samples = stream_cell
     topics = _topics(broker)
-    serve = start_serve(tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0)
+    serve = start_serve(
+        tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0, scoring_threads=1
+    )
     try:
         serve.wait_assigned()
         stats = asyncio.run(
@@ -117,6 +119,7 @@ def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
     )
     assert scored == len(records)
     assert "robotwatch_verdict_latency_seconds_bucket" in metrics and "robotwatch_broker_up 1.0" in metrics
+    assert "1 CPU thread per forward pass" in Path(serve.log.name).read_text()
 
 
 def _wait_complete(broker: Broker, topic: str, expected: set, limit_s: float = 120) -> list:
