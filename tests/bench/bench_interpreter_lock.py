@@ -53,8 +53,9 @@ def loop_running(kind: str, duty: float) -> Iterator[None]:
         stop = threading.Event()
         worker = threading.Thread(target=busy_loop, args=(duty, stop))
     else:
-        stop = multiprocessing.get_context("spawn").Event()
-        worker = multiprocessing.get_context("spawn").Process(target=busy_loop, args=(duty, stop))
+        spawn = multiprocessing.get_context("spawn")
+        stop = spawn.Event()
+        worker = spawn.Process(target=busy_loop, args=(duty, stop))
     worker.start()
     time.sleep(0.5)  # running (a spawned process imports first)
     try:
