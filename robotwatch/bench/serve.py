@@ -78,6 +78,17 @@ class ServeFigures:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class BenchMaterial:
+    """What every step streams and scores: the bench's model and a stream of its cell."""
+
+    model: Path
+    stream: Path
+    signals: list[str]
+    n_cycles: int  # per robot
+    workdir: Path
+
+
 def _health(port: int) -> dict:
     """The readiness document (also when it says not ready, with status 503)."""
     try:
@@ -144,21 +155,29 @@ async def _verdicts(bootstrap: str, topic: str, expected: int, limit_s: float) -
     return records
 
 
+def serve_step(
+    material: BenchMaterial, robots: int, localize: str = "flagged", bootstrap: str | None = None
+) -> ServeStep:
+    """One step: `robots` robots streaming `material` to a fresh serve process. Without
+    `bootstrap`, on a broker of its own, started for this step: the bench's broker keeps every
+    message in memory, and a broker grown by the steps before slows the next one (a ladder
+    whose steps shared one broker ran its later steps behind a broker of several GB)."""
+    if bootstrap is not None:
+        return _step(material, robots, localize, bootstrap, None)
+    broker = LocalBroker()
+    try:
+        return _step(material, robots, localize, broker.bootstrap, broker.proc.pid)
+    finally:
+        broker.stop()
+
+
 def _step(
-    model: Path,
-    data: Path,
-    signals: list[str],
-    bootstrap: str,
-    robots: int,
-    n_cycles: int,
-    workdir: Path,
-    localize: str,
-    broker_pid: int | None = None,
+    material: BenchMaterial, robots: int, localize: str, bootstrap: str, broker_pid: int | None
 ) -> ServeStep:
     names = {k: f"{k}-{uuid.uuid4().hex[:6]}" for k in ("signals", "anomalies", "dlq")}
     asyncio.run(create_topics(bootstrap, list(names.values()), partitions=4))
     port = free_port()
-    config = workdir / f"serve-{robots}.toml"
+    config = material.workdir / f"serve-{robots}.toml"
     config.write_text(
         f'signals_topic = "{names["signals"]}"\nanomalies_topic = "{names["anomalies"]}"\n'
         f'dead_letter_topic = "{names["dlq"]}"\ngroup = "bench-{robots}"\nhttp_port = {port}\n'
@@ -170,7 +189,7 @@ def _step(
             str(Path(sys.executable).parent / "robotwatch"),
             "serve",
             "--model",
-            str(model),
+            str(material.model),
             "--config",
             str(config),
         ],
@@ -179,16 +198,18 @@ def _step(
     )
     try:
         deadline = time.monotonic() + 60
-        while not _health(port).get("assigned_partitions"):
+        # joined its group, and its scoring processes are up: their start-up is no cycle's cost
+        while not (doc := _health(port)).get("assigned_partitions") or doc["checks"]["scoring_processes"]:
             if time.monotonic() > deadline or serve.poll() is not None:
-                raise RuntimeError("serve did not join its group")
+                raise RuntimeError("serve did not join its group, or its scoring processes did not start")
             time.sleep(0.3)
         idle_rss, cpu_before, began = rss_mb(serve.pid), cpu_s(serve.pid), time.monotonic()
         broker_before = cpu_s(broker_pid) if broker_pid else 0.0
         machine_before = machine_cpu_s()
         results: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
         publisher = multiprocessing.get_context("spawn").Process(
-            target=_publisher, args=((data, signals, bootstrap, names["signals"], robots, port), results)
+            target=_publisher,
+            args=((material.stream, material.signals, bootstrap, names["signals"], robots, port), results),
         )
         publisher.start()
         ends, late, lags, publisher_cpu_s = results.get()
@@ -197,7 +218,7 @@ def _step(
         machine_busy_s = machine_cpu_s() - machine_before
         broker_cpu_s = cpu_s(broker_pid) - broker_before if broker_pid else None
         serve_cpu_s = cpu_s(serve.pid) - cpu_before
-        expected = robots * n_cycles
+        expected = robots * material.n_cycles
         records = asyncio.run(_verdicts(bootstrap, names["anomalies"], expected, limit_s=20))
         end_lag = int(_health(port).get("consumer_lag", 0))
         rss = rss_mb(serve.pid)
@@ -246,6 +267,29 @@ def _step(
     )
 
 
+def bench_material(workdir: Path, n_cycles: int = 3, rate_hz: float = 500.0) -> BenchMaterial:
+    """A 100 Hz model (T ~ 1150) as in the MTS-Flow issue, and normal cycles of the same cell
+    at `rate_hz` to stream: what serve does while anomalies are rare (flagged_fraction says
+    how many the model still flagged, each of them localized). Enough normal training cycles
+    that the threshold means something (a model with two calibration cycles flags half of
+    all cycles, and the bench would measure localization)."""
+    from replay.schema import SIGNALS
+    from replay.simulator import load_profile, write_dataset
+    from robotwatch.mtsflow.fit import FitOptions, TrainingSettings, fit_model
+    from robotwatch.mtsflow.model_file import save_model
+
+    train, stream, model = workdir / "train.parquet", workdir / "stream.parquet", workdir / "model.rwmodel"
+    write_dataset(train, load_profile("default"), n_cycles=120, rate=100, seed=5)
+    save_model(
+        fit_model(train, FitOptions(signals=SIGNALS, rate_hz=100), TrainingSettings(epochs=4, batch_size=8)),
+        model,
+    )
+    write_dataset(
+        stream, load_profile("default"), n_cycles=n_cycles, rate=int(rate_hz), seed=6, categories=()
+    )
+    return BenchMaterial(model, stream, list(SIGNALS), n_cycles, workdir)
+
+
 def bench_serve(
     bootstrap: str | None = None,
     steps: tuple[int, ...] = ROBOT_STEPS,
@@ -258,51 +302,16 @@ def bench_serve(
 
     `localize` as in serve's settings; its default localizes only cycles over threshold, so
     the figures hold while anomalies are rare (flagged_fraction says how rare they were)."""
-    from replay.schema import SIGNALS
-    from replay.simulator import load_profile, write_dataset
-    from robotwatch.mtsflow.fit import FitOptions, TrainingSettings, fit_model
-    from robotwatch.mtsflow.model_file import save_model
-
-    broker = LocalBroker() if bootstrap is None else None
-    servers = broker.bootstrap if broker is not None else str(bootstrap)
     results: list[ServeStep] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="robotwatch-bench-") as tmp:
-            workdir = Path(tmp)
-            train, data = workdir / "train.parquet", workdir / "stream.parquet"
-            # A 100 Hz model (T ~ 1150) as in the MTS-Flow issue, fed by frames of the same cell at
-            # `rate_hz`. Enough normal cycles that its threshold means something (a model with two
-            # calibration cycles flags half of all cycles, and the bench measures localization).
-            write_dataset(train, load_profile("default"), n_cycles=120, rate=100, seed=5)
-            model = fit_model(
-                train, FitOptions(signals=SIGNALS, rate_hz=100), TrainingSettings(epochs=4, batch_size=8)
-            )
-            save_model(model, workdir / "model.rwmodel")
-            # Normal cycles only: what serve does while anomalies are rare (flagged_fraction says
-            # how many the model still flagged, each of them localized).
-            write_dataset(
-                data, load_profile("default"), n_cycles=n_cycles, rate=int(rate_hz), seed=6, categories=()
-            )
-            for robots in steps:
-                step = _step(
-                    workdir / "model.rwmodel",
-                    data,
-                    list(SIGNALS),
-                    servers,
-                    robots,
-                    n_cycles,
-                    workdir,
-                    localize,
-                    broker.proc.pid if broker is not None else None,
-                )
-                results.append(step)
-                if on_step is not None:
-                    on_step(step)
-                if not step.kept_up:
-                    break
-    finally:
-        if broker is not None:
-            broker.stop()
+    with tempfile.TemporaryDirectory(prefix="robotwatch-bench-") as tmp:
+        material = bench_material(Path(tmp), n_cycles, rate_hz)
+        for robots in steps:
+            step = serve_step(material, robots, localize, bootstrap)
+            results.append(step)
+            if on_step is not None:
+                on_step(step)
+            if not step.kept_up:
+                break
     passed = [s for s in results if s.kept_up]
     best = passed[-1] if passed else None
     return ServeFigures(

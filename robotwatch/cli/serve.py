@@ -53,7 +53,6 @@ def serve(
     from robotwatch.config import load
     from robotwatch.fleet.registry import ModelRegistry
     from robotwatch.stream.logs import setup_logging
-    from robotwatch.stream.scoring import available_cores, cpu_threads
     from robotwatch.stream.service import Service
     from robotwatch.stream.settings import ServeSettings, model_files
 
@@ -74,18 +73,19 @@ def serve(
         settings, _ = load(ServeSettings, config, overrides)
         registry = ModelRegistry(model_files(settings), settings.device, settings.models_dir)
         registry.load_all()
-        threads = cpu_threads(settings.scoring_threads, available_cores())
-        torch.set_num_threads(threads)  # for the whole process: serve is its only user
     if dashboard:
         setup_logging("rich", console=console)  # log lines print above the live view
     else:
         setup_logging(settings.log_format)
     service = Service(settings, registry, config)
+    threads = service.threads
+    torch.set_num_threads(threads)  # for the whole process: serve is its only user
     loaded = ", ".join(f"{e['robots']} -> {e['model_id']}" for e in registry.info())
     console.print(
         f"robotwatch serve: {loaded}; {settings.signals_topic} -> {settings.anomalies_topic} "
         f"on {settings.kafka.bootstrap_servers}, group {settings.group}; "
-        f"{threads} CPU thread{'s' if threads > 1 else ''} per forward pass",
+        f"{threads} CPU thread{'s' if threads > 1 else ''} per forward pass"
+        f"{', in scoring processes' if settings.scoring_process else ''}",
         soft_wrap=True,
     )
     asyncio.run(_run(service, dashboard))

@@ -15,8 +15,9 @@ leaves the old model in place and says why in /readyz.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from rwcore.model_file import ModelFileError
 DEFAULT = "default"
 SUFFIX = ".rwmodel"
 Signature = tuple[int, int, int]  # inode, size, mtime (ns) of a model file
+_LOADS = itertools.count(1)
 
 
 @dataclass
@@ -40,6 +42,8 @@ class LoadedModel:
     scorer: Scorer
     signature: Signature
     loaded_at: float  # wall clock
+    # Names this load of the model to serve's scoring processes, which hold a copy each.
+    token: int = field(default_factory=lambda: next(_LOADS))
 
     @property
     def model_id(self) -> str:

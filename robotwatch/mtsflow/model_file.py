@@ -99,7 +99,9 @@ class TrainedModel:
         return self.card.model_id
 
 
-def _tensors(model: TrainedModel) -> dict[str, torch.Tensor]:
+def model_tensors(model: TrainedModel) -> dict[str, torch.Tensor]:
+    """Everything but the card, as CPU tensors: what a model file holds, and what serve's
+    scoring process is sent (robotwatch.stream.scoring_worker)."""
     tensors = {f"flow.{k}": v.detach().cpu() for k, v in model.flow.state_dict().items()}
     tensors["normalizer.mean"] = torch.from_numpy(model.normalizer.mean)
     tensors["normalizer.std"] = torch.from_numpy(model.normalizer.std)
@@ -113,7 +115,7 @@ def _tensors(model: TrainedModel) -> dict[str, torch.Tensor]:
 
 def save_model(model: TrainedModel, path: str | PathLike[str]) -> str:
     """Write the model file; returns its model id (also stored in the card)."""
-    tensors = _tensors(model)
+    tensors = model_tensors(model)
     model.card = model.card.model_copy(update={"model_id": model_id(ID_PREFIX, tensors, model.card)})
     write_model_file(path, tensors, model.card, CARD_KEY)
     return model.card.model_id
@@ -121,6 +123,17 @@ def save_model(model: TrainedModel, path: str | PathLike[str]) -> str:
 
 def load_model(path: str | PathLike[str], device: str | torch.device = "cpu") -> TrainedModel:
     tensors, card = read_model_file(path, CARD_KEY, ModelCard)
+    return from_tensors(tensors, card, path, device)
+
+
+def from_tensors(
+    tensors: dict[str, torch.Tensor],
+    card: ModelCard,
+    path: str | PathLike[str],
+    device: str | torch.device = "cpu",
+) -> TrainedModel:
+    """The model that `model_tensors` and its card describe; `path` names where they came from
+    in the ModelFileError that says what does not fit."""
     flow = MTSFlow(card.flow)
     state = {k.removeprefix("flow."): v for k, v in tensors.items() if k.startswith("flow.")}
     try:

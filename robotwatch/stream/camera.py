@@ -26,6 +26,7 @@ from aiokafka.structs import ConsumerRecord
 from robotwatch.naming import safe_name
 from robotwatch.stream.rejects import Rejected, RejectKind
 from robotwatch.stream.sources import Work, message_key
+from robotwatch.stream.verdict_making import ScoreCycles, in_this_process
 from robotwatch.stream.verdicts import CycleFlags, ImageLocalization, Verdict, verdict_id
 from rwcore.errors import UserError
 
@@ -105,10 +106,13 @@ class CameraSource:
     def muted(self, now: float) -> list[str]:
         return []
 
-    def score(self, work: Sequence[Work], events: bool = True) -> list[Verdict]:
+    def score(
+        self, work: Sequence[Work], events: bool = True, score_cycles: ScoreCycles = in_this_process
+    ) -> list[Verdict]:
         """One verdict per frame (image-flow work: call it off the event loop). Frames are
         scored one at a time, so that a frame's score never depends on its neighbours; the
-        anomaly map comes with every frame's score (`events` changes nothing)."""
+        anomaly map comes with every frame's score (`events` and `score_cycles`, which are
+        for MTS-Flow, change nothing)."""
         verdicts = []
         for item in work:
             frame: CameraFrame = item.payload

@@ -24,7 +24,7 @@ from robotwatch.stream.assembled_cycle import AssembledCycle
 from robotwatch.stream.assembly import AssemblyLimits, RobotAssembler
 from robotwatch.stream.rejects import Rejected, RejectKind
 from robotwatch.stream.signal_frame import SignalFrame, decode_any
-from robotwatch.stream.verdict_making import verdicts_for
+from robotwatch.stream.verdict_making import ScoreCycles, in_this_process, verdicts_for
 from robotwatch.stream.verdicts import Verdict
 
 log = logging.getLogger("robotwatch.pipeline")
@@ -230,7 +230,12 @@ class CyclePipeline:
             del self.robots[robot]
 
     # -- cycles out -------------------------------------------------------------------------
-    def score(self, cycles: Sequence[AssembledCycle], localize: Localize | None = None) -> list[Verdict]:
+    def score(
+        self,
+        cycles: Sequence[AssembledCycle],
+        localize: Localize | None = None,
+        score_cycles: ScoreCycles = in_this_process,
+    ) -> list[Verdict]:
         """One verdict per cycle, by the model it closed under (CPU or GPU work: off the loop);
         events for the cycles `localize` names (default: the pipeline's setting)."""
-        return verdicts_for(cycles, self.settings.localize if localize is None else localize)
+        return verdicts_for(cycles, self.settings.localize if localize is None else localize, score_cycles)

@@ -2,11 +2,13 @@
 
 1. Take a batch by deadline (robotwatch.stream.batching): what is queued, as far as the
    oldest waiting cycle's budget allows; never wait for a batch to fill.
-2. Score it in the source's worker thread. Where serve localizes the flagged cycles only,
-   this pass makes no events: a normal verdict is published at once.
-3. A flagged cycle goes on to the localization queue, whose own worker thread finds its
-   events (input gradients cost about two forward passes) and publishes its one verdict then.
-   If localization fails, the verdict goes out as scored, without events.
+2. Score it in the source's worker thread; for robot signals, the thread hands the forward
+   passes to a scoring process (robotwatch.stream.scoring_worker) unless `scoring_process`
+   is off. Where serve localizes the flagged cycles only, this pass makes no events: a normal
+   verdict is published at once.
+3. A flagged cycle goes on to the localization queue, whose own worker thread (and process)
+   finds its events (input gradients cost about two forward passes) and publishes its one
+   verdict then. If localization fails, the verdict goes out as scored, without events.
 
 A piece of work is done (`queue.task_done()`) only when its verdict is published, so serve's
 shutdown, which waits for the queues, waits for localization too.
@@ -15,18 +17,23 @@ shutdown, which waits for the queues, waits for localization too.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from robotwatch.fleet.registry import LoadedModel
 from robotwatch.stream.batching import CycleCost, batch_size
 from robotwatch.stream.intake import Queued
+from robotwatch.stream.scoring_worker import ScoringWorker
 from robotwatch.stream.sources import Source, Work
+from robotwatch.stream.verdict_making import in_this_process
 from robotwatch.stream.verdicts import Verdict
 
+log = logging.getLogger("robotwatch.scoring")
 Publish = Callable[[Work, int, Verdict], None]
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
 
@@ -60,15 +67,32 @@ class ScoringStage:
         budget_s: float,
         max_batch: int,
         localize_later: bool,
+        process_threads: int | None = None,
+        models: Callable[[], Iterable[LoadedModel]] = list,
     ) -> None:
+        """`process_threads`: each scoring process's CPU threads (None: score in this process);
+        `models`: those a scoring process is sent and warmed with as it starts."""
         self.source, self.queue, self.publish = source, queue, publish
         self.budget_s, self.max_batch, self.localize_later = budget_s, max_batch, localize_later
         self.cost = CycleCost()
         self.later: asyncio.Queue[tuple[Work, int, Verdict]] = asyncio.Queue()
         self._score_thread = ThreadPoolExecutor(1, thread_name_prefix=f"robotwatch-{source.kind}")
         self._events_thread = ThreadPoolExecutor(1, thread_name_prefix=f"robotwatch-{source.kind}-events")
+        self.models = models
+        self.workers: list[ScoringWorker] = []
+        self._score_with = self._localize_with = in_this_process
+        if process_threads is not None:
+            scoring = ScoringWorker(f"{source.topic} scoring", process_threads)
+            self.workers = [scoring]
+            self._score_with = self._localize_with = scoring.score_cycles
+            if localize_later:
+                localizing = ScoringWorker(f"{source.topic} localization", process_threads)
+                self.workers.append(localizing)
+                self._localize_with = localizing.score_cycles
 
     def tasks(self) -> list[asyncio.Task]:
+        for worker in self.workers:
+            worker.start()
         tasks = [asyncio.create_task(self._score(), name=f"score {self.source.topic}")]
         if self.localize_later:
             tasks.append(asyncio.create_task(self._localize(), name=f"localize {self.source.topic}"))
@@ -77,9 +101,21 @@ class ScoringStage:
     def close(self) -> None:
         for thread in (self._score_thread, self._events_thread):
             thread.shutdown(wait=False)
+        for worker in self.workers:
+            worker.close()
+
+    async def _warm(self, worker: int, thread: ThreadPoolExecutor) -> None:
+        if len(self.workers) > worker:
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    thread, self.workers[worker].warm, self.models()
+                )
+            except Exception as exc:  # the first cycles will be slower, and say why if it lasts
+                log.warning("warming %s failed: %r", self.workers[worker].name, exc)
 
     async def _score(self) -> None:
         loop = asyncio.get_running_loop()
+        await self._warm(0, self._score_thread)
         while True:
             batch = [await self.queue.get()]
             oldest_age = time.monotonic() - batch[0][0].started
@@ -90,7 +126,7 @@ class ScoringStage:
             started = time.monotonic()
             work = [w for w, _ in batch]
             verdicts = await loop.run_in_executor(
-                self._score_thread, self.source.score, work, not self.localize_later
+                self._score_thread, self.source.score, work, not self.localize_later, self._score_with
             )
             self.cost.add(time.monotonic() - started, len(batch))
             for (item, token), verdict in zip(batch, verdicts, strict=True):
@@ -101,12 +137,15 @@ class ScoringStage:
 
     async def _localize(self) -> None:
         loop = asyncio.get_running_loop()
+        await self._warm(1, self._events_thread)
         while True:
             batch = [await self.later.get()]
             while not self.later.empty() and len(batch) < self.max_batch:
                 batch.append(self.later.get_nowait())
             work = [w for w, _, _ in batch]
-            verdicts = await loop.run_in_executor(self._events_thread, self.source.score, work, True)
+            verdicts = await loop.run_in_executor(
+                self._events_thread, self.source.score, work, True, self._localize_with
+            )
             for (item, token, scored), verdict in zip(batch, verdicts, strict=True):
                 self._done(item, token, scored if verdict.status == "error" else verdict)
 

@@ -33,7 +33,7 @@ from robotwatch.stream.intake import Intake
 from robotwatch.stream.metrics import ServiceMetrics
 from robotwatch.stream.model_swaps import ModelWatcher
 from robotwatch.stream.pipeline import CyclePipeline, PipelineSettings
-from robotwatch.stream.scoring import ScoringStage
+from robotwatch.stream.scoring import ScoringStage, available_cores, cpu_threads
 from robotwatch.stream.settings import ServeSettings
 from robotwatch.stream.sources import SignalSource, Source, Work
 from robotwatch.stream.topics import ensure_topics, missing_topics, required_topics
@@ -66,6 +66,7 @@ class Service:
 
             self.sources[s.frames_topic] = CameraSource(s.frames_topic, s.vision_model, s.device, s.map_dir)
         self.pipeline = pipeline
+        self.threads = cpu_threads(s.scoring_threads, available_cores())  # of one forward pass
         self.listeners: list[Callable[[list[Verdict]], None]] = []  # e.g. the live view
         self.exit_code = 0
         self.fatal: str | None = None  # why it stopped, for the user, when it could not start
@@ -82,6 +83,8 @@ class Service:
                 s.verdict_budget_s,
                 s.batch_max_cycles,
                 localize_later=source.kind == "signals" and s.localize == Localize.FLAGGED,
+                process_threads=self.threads if source.kind == "signals" and s.scoring_process else None,
+                models=lambda: list(registry.models.values()),
             )
             for t, source in self.sources.items()
         }
@@ -109,6 +112,8 @@ class Service:
         checks["robots_without_model"] = (
             f"{len(unmatched)} robot(s) no model matches: {', '.join(unmatched[:10])}" if unmatched else None
         )
+        starting = [w.name for stage in self.stages.values() for w in stage.workers if not w.ready()]
+        checks["scoring_processes"] = f"starting: {', '.join(starting)}" if starting else None
         frames, cycles, dead = self.metrics.totals()
         ok, doc = readiness(
             checks,

@@ -136,6 +136,12 @@ class ServeSettings(BaseModel):
         description="CPU threads of one forward pass (default: every core but one, which "
         "reading and assembling the frames keeps)",
     )
+    scoring_process: bool = Field(
+        False,
+        description="run MTS-Flow in processes of their own (one scoring, one localizing), where "
+        "it never waits for serve's event loop (about 1 GB more memory); false: in threads of "
+        "serve's process",
+    )
 
     vision_model: Path | None = Field(None, description="image model: also score camera frames")
     frames_topic: str = "cell.frames"

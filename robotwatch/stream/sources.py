@@ -9,15 +9,17 @@ Every source MUST
   source must stay usable for every other message;
 - `due(now, delivered)`: the work that time alone makes ready (a robot gone quiet), given
   per partition the time up to which the broker is known to have delivered everything;
-- `score(work)`: one verdict per piece of work, in order, never raising for one bad piece
-  (that piece gets an error verdict); it runs in a worker thread, off the event loop;
+- `score(work, events, score_cycles)`: one verdict per piece of work, in order, never raising
+  for one bad piece (that piece gets an error verdict); it runs in a worker thread, off the
+  event loop;
 - `anchors()`: per partition, the smallest offset it still needs to rebuild what it holds
   open (the committer never commits past it);
 - `revoke(partitions)`: forget whatever belongs to partitions this process lost.
 
 Every source CAN
 - make `take` await (decoding off the loop, as images are);
-- report `muted(now)`: ids of producers that stream without their work ever coming out.
+- report `muted(now)`: ids of producers that stream without their work ever coming out;
+- ignore `score_cycles`, where MTS-Flow runs (serve's scoring processes), if it runs no MTS-Flow.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from robotwatch.mtsflow.score import Localize
 from robotwatch.stream.assembled_cycle import AssembledCycle
 from robotwatch.stream.pipeline import CyclePipeline
 from robotwatch.stream.rejects import Rejected, RejectKind
+from robotwatch.stream.verdict_making import ScoreCycles, in_this_process
 from robotwatch.stream.verdicts import Verdict
 
 MAX_KEY_BYTES = 256  # robot and cell ids: a longer key is not an id
@@ -57,7 +60,9 @@ class Source(Protocol):
 
     def due(self, now: float, delivered: Mapping[int, float]) -> list[Work]: ...
 
-    def score(self, work: Sequence[Work], events: bool = True) -> list[Verdict]:
+    def score(
+        self, work: Sequence[Work], events: bool = True, score_cycles: ScoreCycles = in_this_process
+    ) -> list[Verdict]:
         """One verdict per piece of work; `events` False: without localization (serve adds
         the events of flagged cycles in a second pass, robotwatch.stream.scoring)."""
         ...
@@ -104,8 +109,11 @@ class SignalSource:
     def due(self, now: float, delivered: Mapping[int, float]) -> list[Work]:
         return self._work(self.pipeline.close_idle(now, delivered))
 
-    def score(self, work: Sequence[Work], events: bool = True) -> list[Verdict]:
-        return self.pipeline.score([w.payload for w in work], None if events else Localize.NONE)
+    def score(
+        self, work: Sequence[Work], events: bool = True, score_cycles: ScoreCycles = in_this_process
+    ) -> list[Verdict]:
+        cycles = [w.payload for w in work]
+        return self.pipeline.score(cycles, None if events else Localize.NONE, score_cycles)
 
     def anchors(self) -> dict[TopicPartition, int]:
         return {TopicPartition(self.topic, p): a for p, a in self.pipeline.anchors().items()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -18,9 +18,20 @@ from robotwatch.stream.verdicts import AxisShare, EventOut, SignalShare, Verdict
 
 log = logging.getLogger("robotwatch.pipeline")
 Result = CycleScore | str  # a score, or why there is none
+# Scores cycles with a model: in this process, or in serve's scoring process
+# (robotwatch.stream.scoring_worker.ScoringWorker.score_cycles).
+ScoreCycles = Callable[[LoadedModel, list[np.ndarray], list[np.ndarray | None], Localize], list[CycleScore]]
 
 
-def verdicts_for(cycles: Sequence[AssembledCycle], localize: Localize) -> list[Verdict]:
+def in_this_process(
+    model: LoadedModel, raw: list[np.ndarray], actions: list[np.ndarray | None], localize: Localize
+) -> list[CycleScore]:
+    return model.scorer.score_cycles(raw, actions, localize=localize)
+
+
+def verdicts_for(
+    cycles: Sequence[AssembledCycle], localize: Localize, score_cycles: ScoreCycles = in_this_process
+) -> list[Verdict]:
     """One verdict per cycle (CPU or GPU work: call it off the event loop). If scoring a batch
     fails, its cycles are scored one by one, so one bad cycle costs only its own verdict."""
     results: dict[int, Result] = {}
@@ -29,18 +40,16 @@ def verdicts_for(cycles: Sequence[AssembledCycle], localize: Localize) -> list[V
         if cycle.error is None and len(cycle.signals) >= 2 and cycle.model is not None:
             by_model.setdefault(id(cycle.model), []).append(cycle)
     for group in by_model.values():
-        results.update(_scored(group, localize))
+        results.update(_scored(group, localize, score_cycles))
     return [_verdict(c, results.get(id(c))) for c in cycles]
 
 
-def _scored(cycles: list[AssembledCycle], localize: Localize) -> dict[int, Result]:
+def _scored(cycles: list[AssembledCycle], localize: Localize, score_cycles: ScoreCycles) -> dict[int, Result]:
     model = cycles[0].model
     assert model is not None
 
     def score(batch: list[AssembledCycle]) -> list[CycleScore]:
-        return model.scorer.score_cycles(
-            [c.signals for c in batch], [c.actions for c in batch], localize=localize
-        )
+        return score_cycles(model, [c.signals for c in batch], [c.actions for c in batch], localize)
 
     try:
         return dict(zip(map(id, cycles), score(cycles), strict=True))

@@ -29,6 +29,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from robotwatch.bench.broker import LocalBroker, free_port
+from robotwatch.bench.process import tree
 from robotwatch.stream.clients import frame_producer
 
 
@@ -191,9 +192,21 @@ class ServeProcess:
             time.sleep(0.3)
         raise RuntimeError(f"serve got no partitions within {timeout_s} s; see {self.log.name}")
 
+    def children(self) -> list[int]:
+        """The processes serve started (its scoring processes and multiprocessing's helper)."""
+        return [pid for pid in tree(self.proc.pid) if pid != self.proc.pid]
+
     def kill(self, sig: int = signal.SIGKILL, timeout_s: float = 60) -> int:
         if self.proc.poll() is None:
             os.kill(self.proc.pid, sig)
         code = self.proc.wait(timeout_s)
         self.log.close()
         return code
+
+
+def still_running(pids: list[int], timeout_s: float = 15) -> list[int]:
+    """Those of `pids` still running after up to `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while (alive := [p for p in pids if Path(f"/proc/{p}").exists()]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.stream.broker import Broker, ServeProcess, read_all, unique
+from tests.stream.broker import Broker, ServeProcess, read_all, still_running, unique
 
 # Verdict fields that may differ between two runs over the same data (docs/architecture.md §5).
 VOLATILE = ("produced_at", "processing_latency_ms")
-OPTIONS = {"idle_close_s": 4.0, "session_timeout_s": 6.0, "commit_interval_s": 0.5}
+OPTIONS = {"idle_close_s": 4.0, "session_timeout_s": 6.0, "commit_interval_s": 0.5, "scoring_process": True}
 
 
 @dataclass
@@ -26,6 +26,7 @@ class ChaosRun:
     copies: int  # verdict records on the topic, repeats included
     kills: int
     seconds: float
+    orphans: list[int]  # processes a killed serve had started, still running after it
 
 
 def content(record_value: bytes) -> dict:
@@ -72,9 +73,11 @@ def run(
     serve.wait_assigned()
     publisher = publish(cell, broker, topics["signals"], robots, duration_s)
     done = 0
+    children: list[int] = []
     try:
         while done < kills:
             time.sleep(rng.uniform(0.3, 2.0 * duration_s / max(kills, 1)))
+            children += serve.children()
             assert serve.kill(signal.SIGKILL) == -signal.SIGKILL
             done += 1
             serve = start_serve(folder, model, broker, topics, group, **OPTIONS)
@@ -84,7 +87,8 @@ def run(
     finally:
         serve.kill(signal.SIGTERM)
         publisher.kill()  # type: ignore[attr-defined]
-    return ChaosRun(verdicts, copies, done, time.monotonic() - started), differing
+    orphans = still_running(children)
+    return ChaosRun(verdicts, copies, done, time.monotonic() - started, orphans), differing
 
 
 def compare(chaos: ChaosRun, calm: ChaosRun) -> dict[str, object]:

@@ -7,6 +7,8 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+import torch
 from aiokafka import TopicPartition
 
 from robotwatch.mtsflow.model_file import load_model
@@ -26,8 +28,9 @@ def _cycles(pipeline: CyclePipeline, cell: Path, signals: list[str]) -> list[Ass
     return cycles + pipeline.finish()
 
 
+@pytest.mark.parametrize("in_processes", [False, True], ids=["in-threads", "in-scoring-processes"])
 async def test_no_normal_verdict_waits_for_the_events_of_a_flagged_cycle(
-    tiny_model: Path, small_cell: Path
+    tiny_model: Path, small_cell: Path, in_processes: bool
 ) -> None:
     model = load_model(tiny_model)
     pipeline = CyclePipeline.of(model, PipelineSettings(localize=Localize.FLAGGED), device="cpu")
@@ -46,6 +49,8 @@ async def test_no_normal_verdict_waits_for_the_events_of_a_flagged_cycle(
         budget_s=1.0,
         max_batch=64,
         localize_later=True,
+        # as many threads as this process's forward passes: the same sums, the same scores
+        process_threads=torch.get_num_threads() if in_processes else None,
     )
     for i, c in enumerate(cycles):
         queue.put_nowait((Work(c, TopicPartition("signals", 0), c.anchor, c.start_offset, c.closed_at), i))

@@ -79,7 +79,14 @@ def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
     cell, model_path, samples = stream_cell
     topics = _topics(broker)
     serve = start_serve(
-        tmp_path, model_path, broker, topics, unique("group"), idle_close_s=4.0, scoring_threads=1
+        tmp_path,
+        model_path,
+        broker,
+        topics,
+        unique("group"),
+        idle_close_s=4.0,
+        scoring_threads=1,
+        scoring_process=True,
     )
     try:
         serve.wait_assigned()
@@ -119,7 +126,7 @@ def test_twenty_robots_one_verdict_id_per_cycle_with_the_offline_score(
     )
     assert scored == len(records)
     assert "robotwatch_verdict_latency_seconds_bucket" in metrics and "robotwatch_broker_up 1.0" in metrics
-    assert "1 CPU thread per forward pass" in Path(serve.log.name).read_text()
+    assert "1 CPU thread per forward pass, in scoring processes" in Path(serve.log.name).read_text()
 
 
 def _wait_complete(broker: Broker, topic: str, expected: set, limit_s: float = 120) -> list:
@@ -137,7 +144,8 @@ def test_serve_killed_again_and_again_gives_the_verdicts_of_a_calm_run(
     start_serve: Callable[..., ServeProcess],
 ) -> None:
     """SIGKILLs at random moments (`tests/bench/bench_serve_faults.py chaos` runs 20 and more):
-    every cycle gets its verdict, with the content a run without kills gives, field for field."""
+    every cycle gets its verdict, with the content a run without kills gives, field for field,
+    and no scoring process outlives the serve that started it."""
     cell, model_path, samples = stream_cell
     robots = 5
 
@@ -171,7 +179,7 @@ def test_serve_killed_again_and_again_gives_the_verdicts_of_a_calm_run(
         expect=expect,
         duration_s=20,
     )
-    assert len(calm.verdicts) == expect and killed.kills == 4
+    assert len(calm.verdicts) == expect and killed.kills == 4 and killed.orphans == []
     assert differing == [], "one verdict id with two contents"
     assert chaos.compare(killed, calm) == {"lost": [], "invented": [], "changed": []}
 
