@@ -65,6 +65,11 @@ def signature(path: Path) -> Signature:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
+def plain_cycle(model: TrainedModel, steps: int) -> np.ndarray:
+    """`steps` steps of every signal at its training mean: what any model must score finitely."""
+    return np.tile(model.normalizer.mean.astype(np.float32), (steps, 1))
+
+
 def load_checked(path: Path, device: str) -> LoadedModel:
     """Load a model file and prove it can score: a ModelFileError names what is wrong."""
     seen = signature(path)
@@ -73,8 +78,7 @@ def load_checked(path: Path, device: str) -> LoadedModel:
     if not card.signals or card.padded_length < 2:
         raise ModelFileError(path, "its card has no signals or no length")
     scorer = Scorer(model, device=device)
-    cycle = np.tile(model.normalizer.mean.astype(np.float32), (min(card.padded_length, 64), 1))
-    (result,) = scorer.score_cycles([cycle])
+    (result,) = scorer.score_cycles([plain_cycle(model, min(card.padded_length, 64))])
     if not np.isfinite(result.score):
         raise ModelFileError(path, f"scores a plain cycle as {result.score}: the weights are broken")
     return LoadedModel(path, model, scorer, seen, time.time())

@@ -79,16 +79,14 @@ class ScoringStage:
         self._score_thread = ThreadPoolExecutor(1, thread_name_prefix=f"robotwatch-{source.kind}")
         self._events_thread = ThreadPoolExecutor(1, thread_name_prefix=f"robotwatch-{source.kind}-events")
         self.models = models
-        self.workers: list[ScoringWorker] = []
-        self._score_with = self._localize_with = in_this_process
-        if process_threads is not None:
-            scoring = ScoringWorker(f"{source.topic} scoring", process_threads)
-            self.workers = [scoring]
-            self._score_with = self._localize_with = scoring.score_cycles
-            if localize_later:
-                localizing = ScoringWorker(f"{source.topic} localization", process_threads)
-                self.workers.append(localizing)
-                self._localize_with = localizing.score_cycles
+        threads = process_threads
+        self._scoring = ScoringWorker(f"{source.topic} scoring", threads) if threads else None
+        self._localizing = (
+            ScoringWorker(f"{source.topic} localization", threads) if threads and localize_later else None
+        )
+        self.workers = [w for w in (self._scoring, self._localizing) if w is not None]
+        self._score_with = self._scoring.score_cycles if self._scoring else in_this_process
+        self._localize_with = self._localizing.score_cycles if self._localizing else self._score_with
 
     def tasks(self) -> list[asyncio.Task]:
         for worker in self.workers:
@@ -104,18 +102,16 @@ class ScoringStage:
         for worker in self.workers:
             worker.close()
 
-    async def _warm(self, worker: int, thread: ThreadPoolExecutor) -> None:
-        if len(self.workers) > worker:
+    async def _warm(self, worker: ScoringWorker | None, thread: ThreadPoolExecutor) -> None:
+        if worker is not None:
             try:
-                await asyncio.get_running_loop().run_in_executor(
-                    thread, self.workers[worker].warm, self.models()
-                )
+                await asyncio.get_running_loop().run_in_executor(thread, worker.warm, self.models())
             except Exception as exc:  # the first cycles will be slower, and say why if it lasts
-                log.warning("warming %s failed: %r", self.workers[worker].name, exc)
+                log.warning("warming %s failed: %r", worker.name, exc)
 
     async def _score(self) -> None:
         loop = asyncio.get_running_loop()
-        await self._warm(0, self._score_thread)
+        await self._warm(self._scoring, self._score_thread)
         while True:
             batch = [await self.queue.get()]
             oldest_age = time.monotonic() - batch[0][0].started
@@ -137,7 +133,7 @@ class ScoringStage:
 
     async def _localize(self) -> None:
         loop = asyncio.get_running_loop()
-        await self._warm(1, self._events_thread)
+        await self._warm(self._localizing, self._events_thread)
         while True:
             batch = [await self.later.get()]
             while not self.later.empty() and len(batch) < self.max_batch:

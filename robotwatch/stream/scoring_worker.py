@@ -45,7 +45,7 @@ from multiprocessing.process import BaseProcess
 import numpy as np
 import torch
 
-from robotwatch.fleet.registry import LoadedModel
+from robotwatch.fleet.registry import LoadedModel, plain_cycle
 from robotwatch.mtsflow.model_file import ModelCard, from_tensors, model_tensors
 from robotwatch.mtsflow.score import CycleScore, Localize, Scorer
 
@@ -168,9 +168,7 @@ class ScoringWorker:
         forward pass in a new process is slow (its kernels' spectra, its buffers), and the
         first cycles of every robot must not pay for it."""
         for model in models:
-            cycle = np.tile(
-                model.model.normalizer.mean.astype(np.float32), (model.model.card.padded_length, 1)
-            )
+            cycle = plain_cycle(model.model, model.model.card.padded_length)
             self.score_cycles(model, [cycle], [None], Localize.NONE)
 
     def _watch(self) -> None:
